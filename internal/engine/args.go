@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/wardenhq/warden/internal/pathscope"
+	"github.com/wardenhq/warden/internal/shellcmd"
+	"github.com/wardenhq/warden/internal/urlscope"
+)
+
+// pathArg is one path-bearing argument value.
+type pathArg struct {
+	key  string // input key, with [i] for list elements
+	raw  string
+	path pathscope.Path
+}
+
+type commandArg struct {
+	key  string
+	raw  string
+	line *shellcmd.Line
+}
+
+type urlArg struct {
+	key string
+	raw string
+	url urlscope.URL
+}
+
+type hostArg struct {
+	key  string
+	raw  string
+	host string
+	ip   netip.Addr
+}
+
+// args is an action's input sorted by role.
+type args struct {
+	paths    []pathArg
+	repos    []pathArg
+	cwd      *pathArg
+	commands []commandArg
+	urls     []urlArg
+	hosts    []hostArg
+	envNames []string
+	envSet   []string // names a command's env map sets
+	method   string
+	// problem is set when the input is malformed: the action is denied.
+	problem, problemKey string
+}
+
+func (a *args) fail(key, format string, v ...any) {
+	if a.problem == "" {
+		a.problem, a.problemKey = fmt.Sprintf(format, v...), key
+	}
+}
+
+// values returns the string values of key: one string, or every element
+// of a list of strings. Any other type is a problem (fail closed).
+func (a *args) values(input map[string]any, key string) ([]string, bool) {
+	v, ok := input[key]
+	if !ok || v == nil {
+		return nil, false
+	}
+	switch t := v.(type) {
+	case string:
+		if t == "" {
+			a.fail(key, "input.%s is empty", key)
+			return nil, true
+		}
+		return []string{t}, true
+	case []any:
+		out := make([]string, 0, len(t))
+		for i, x := range t {
+			s, ok := x.(string)
+			if !ok || s == "" {
+				a.fail(key, "input.%s[%d] must be a non-empty string, got %s", key, i, typeName(x))
+				return nil, true
+			}
+			out = append(out, s)
+		}
+		return out, true
+	case []string:
+		return t, true
+	}
+	a.fail(key, "input.%s must be a string or a list of strings, got %s", key, typeName(v))
+	return nil, true
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, int, int64, float32, uint64:
+		return "a number"
+	case []any, []string:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// extract finds every argument of every role in input.
+func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args {
+	a := &args{}
+	// cwd first: it is the base of relative paths in commands.
+	base := ""
+	for _, k := range cwdKeys {
+		vals, ok := a.values(input, k)
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		if len(vals) != 1 {
+			a.fail(k, "input.%s must be one directory", k)
+			break
+		}
+		p, err := e.res.Resolve(vals[0], "")
+		if err != nil {
+			a.fail(k, "input.%s: %v", k, err)
+			break
+		}
+		a.cwd = &pathArg{key: k, raw: vals[0], path: p}
+		base = p.Lexical
+		break
+	}
+	for _, k := range repoKeys {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			if p, err := e.res.Resolve(v, base); err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+			} else {
+				a.repos = append(a.repos, pathArg{key: indexed(k, i, len(vals)), raw: v, path: p})
+			}
+		}
+	}
+	// Paths of git actions are relative to the repository.
+	pathBase := base
+	if strings.HasPrefix(spec.kind, "git:") && len(a.repos) == 1 {
+		pathBase = a.repos[0].path.Lexical
+	}
+	for _, k := range keysFor(pathKeys, spec.paths) {
+		if slices.Contains(cwdKeys, k) {
+			continue
+		}
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			if p, err := e.res.Resolve(v, pathBase); err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+			} else {
+				a.paths = append(a.paths, pathArg{key: indexed(k, i, len(vals)), raw: v, path: p})
+			}
+		}
+	}
+	for _, k := range keysFor(commandKeys, spec.commands) {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			line, err := e.commandLine(k, v, input)
+			if err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+				continue
+			}
+			a.commands = append(a.commands, commandArg{key: indexed(k, i, len(vals)), raw: v, line: line})
+		}
+	}
+	if env, ok := input["env"]; ok && env != nil {
+		m, isMap := env.(map[string]any)
+		if !isMap {
+			a.fail("env", "input.env must be an object of NAME: value, got %s", typeName(env))
+		}
+		for name, v := range m {
+			if _, ok := v.(string); !ok {
+				a.fail("env", "input.env.%s must be a string, got %s", name, typeName(v))
+			}
+			a.envSet = append(a.envSet, name)
+		}
+		sort.Strings(a.envSet)
+	}
+	for _, k := range keysFor(urlKeys, spec.urls) {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			u, err := urlscope.Parse(v)
+			if err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+				continue
+			}
+			a.urls = append(a.urls, urlArg{key: indexed(k, i, len(vals)), raw: v, url: u})
+		}
+	}
+	for _, k := range keysFor(hostKeys, spec.hosts) {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			h, ip, err := urlscope.ParseHost(v)
+			if err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+				continue
+			}
+			a.hosts = append(a.hosts, hostArg{key: indexed(k, i, len(vals)), raw: v, host: h, ip: ip})
+		}
+	}
+	if spec.kind == "env:read" {
+		for _, k := range []string{"name", "names"} {
+			vals, _ := a.values(input, k)
+			a.envNames = append(a.envNames, vals...)
+		}
+	}
+	a.method = "GET"
+	if m, ok := input["method"]; ok && m != nil {
+		s, isStr := m.(string)
+		if !isStr || s == "" {
+			a.fail("method", "input.method must be an HTTP method such as \"GET\", got %s", typeName(m))
+		}
+		a.method = strings.ToUpper(s)
+	}
+	return a
+}
+
+// commandLine parses a command argument. With an args list beside it, the
+// command is one program and args its argv, as an executor would run it;
+// the argv is quoted into one shell line so that the same checks apply.
+func (e *Engine) commandLine(key, v string, input map[string]any) (*shellcmd.Line, error) {
+	if key == "command" {
+		if raw, ok := input["args"]; ok && raw != nil {
+			list, isList := raw.([]any)
+			if !isList {
+				return nil, fmt.Errorf("input.args must be a list of strings, got %s", typeName(raw))
+			}
+			words := []string{shellQuote(v)}
+			for i, x := range list {
+				s, isStr := x.(string)
+				if !isStr {
+					return nil, fmt.Errorf("input.args[%d] must be a string, got %s", i, typeName(x))
+				}
+				words = append(words, shellQuote(s))
+			}
+			return shellcmd.Parse(strings.Join(words, " "))
+		}
+	}
+	return shellcmd.Parse(v)
+}
+
+// shellQuote quotes s as one literal shell word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func keysFor(generic, extra []string) []string {
+	if len(extra) == 0 {
+		return generic
+	}
+	out := slices.Clone(generic)
+	for _, k := range extra {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func indexed(k string, i, n int) string {
+	if n <= 1 {
+		return k
+	}
+	return fmt.Sprintf("%s[%d]", k, i)
+}

@@ -1,0 +1,74 @@
+package warden
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable error code. Codes are part of the public contract: clients
+// branch on them, so they never change meaning.
+type Code string
+
+// The error codes. Each edge maps them once: HTTP status, MCP tool error, CLI
+// exit code.
+const (
+	CodeInvalidInput  Code = "INVALID_INPUT"  // malformed or ill-typed input from a caller
+	CodeInvalidPolicy Code = "INVALID_POLICY" // a policy that does not validate
+	CodeNotFound      Code = "NOT_FOUND"      // an unknown id or file
+	CodeConflict      Code = "CONFLICT"       // the request conflicts with current state
+	CodeInvalidState  Code = "INVALID_STATE"  // the object is not in a state that allows this
+	CodeUnauthorized  Code = "UNAUTHORIZED"   // missing or wrong credentials
+	CodeForbidden     Code = "FORBIDDEN"      // credentials lack the role
+	CodeTooLarge      Code = "TOO_LARGE"      // an input over its size limit
+	CodeInternal      Code = "INTERNAL"       // a bug or an environment failure
+)
+
+// Error is Warden's one domain error.
+type Error struct {
+	Code    Code           `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+	// Err is the underlying cause, if any; it is not shown to callers.
+	Err error `json:"-"`
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Message == "" {
+		return e.Err.Error()
+	}
+	return e.Message
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, CodeInternal
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or a
+// generic message for other errors so that internals never leak to callers.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
