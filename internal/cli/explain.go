@@ -163,8 +163,17 @@ func printVerdict(w io.Writer, v *warden.Verdict) {
 	if v.Shadowed != "" {
 		decision += " (shadow mode: " + v.Shadowed + ")"
 	}
-	if v.Gate != nil {
-		decision += fmt.Sprintf(" (%s approval, %d of %d)", v.Gate.Approval, v.Gate.MinApprovals, max(v.Gate.MinApprovals, len(v.Gate.Approvers)))
+	if g := v.Gate; g != nil {
+		needed := fmt.Sprintf("%d approval", g.MinApprovals)
+		if g.MinApprovals != 1 {
+			needed += "s"
+		}
+		if len(g.Approvers) > 0 {
+			needed += " from " + strings.Join(g.Approvers, ", ")
+		} else {
+			needed += " needed"
+		}
+		decision += fmt.Sprintf(" (%s approval, %s)", g.Approval, needed)
 	}
 	fmt.Fprintf(w, "decision: %s\nrule:     %s\ntool:     %s\nreasons:\n", decision, v.Rule, v.Tool)
 	for _, r := range v.Reasons {

@@ -109,14 +109,64 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// extract finds every argument of every role in input.
-func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args {
-	a := &args{}
+// role is what an input argument carries.
+type role uint8
+
+const (
+	roleNone role = iota
+	roleCwd
+	roleRepo
+	rolePath
+	roleCommand
+	roleURL
+	roleHost
+	roleCount
+)
+
+// genericRoles maps the usual argument names to their roles.
+var genericRoles = func() map[string]role {
+	m := map[string]role{}
+	for r, keys := range map[role][]string{rolePath: pathKeys, roleCwd: cwdKeys, roleRepo: repoKeys, roleCommand: commandKeys, roleURL: urlKeys, roleHost: hostKeys} {
+		for _, k := range keys {
+			m[k] = r
+		}
+	}
+	return m
+}()
+
+// roleOf returns the role of an input key for a tool.
+func (s *toolSpec) roleOf(key string) role {
+	if r, ok := genericRoles[key]; ok {
+		return r
+	}
+	for r, keys := range [...][]string{rolePath: s.paths, roleCommand: s.commands, roleURL: s.urls, roleHost: s.hosts} {
+		if slices.Contains(keys, key) {
+			return role(r)
+		}
+	}
+	return roleNone
+}
+
+// extract finds every argument of every role in input. The input's own
+// keys are classified, so the cost follows the input, not the name lists.
+func (e *Engine) extract(spec toolSpec, input map[string]any) *args {
+	a := &args{method: "GET"}
+	var found [roleCount][]string
+	for k := range input {
+		if r := spec.roleOf(k); r != roleNone {
+			found[r] = append(found[r], k)
+		}
+	}
+	for _, keys := range found {
+		if len(keys) > 1 {
+			sort.Strings(keys) // a stable order for reasons
+		}
+	}
 	// cwd first: it is the base of relative paths in commands.
 	base := ""
-	for _, k := range cwdKeys {
-		vals, ok := a.values(input, k)
-		if !ok || len(vals) == 0 {
+	for _, k := range found[roleCwd] {
+		vals, _ := a.values(input, k)
+		if len(vals) == 0 {
 			continue
 		}
 		if len(vals) != 1 {
@@ -132,7 +182,7 @@ func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args
 		base = p.Lexical
 		break
 	}
-	for _, k := range repoKeys {
+	for _, k := range found[roleRepo] {
 		vals, _ := a.values(input, k)
 		for i, v := range vals {
 			if p, err := e.res.Resolve(v, base); err != nil {
@@ -147,10 +197,7 @@ func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args
 	if strings.HasPrefix(spec.kind, "git:") && len(a.repos) == 1 {
 		pathBase = a.repos[0].path.Lexical
 	}
-	for _, k := range keysFor(pathKeys, spec.paths) {
-		if slices.Contains(cwdKeys, k) {
-			continue
-		}
+	for _, k := range found[rolePath] {
 		vals, _ := a.values(input, k)
 		for i, v := range vals {
 			if p, err := e.res.Resolve(v, pathBase); err != nil {
@@ -160,7 +207,7 @@ func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args
 			}
 		}
 	}
-	for _, k := range keysFor(commandKeys, spec.commands) {
+	for _, k := range found[roleCommand] {
 		vals, _ := a.values(input, k)
 		for i, v := range vals {
 			line, err := e.commandLine(k, v, input)
@@ -169,6 +216,28 @@ func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args
 				continue
 			}
 			a.commands = append(a.commands, commandArg{key: indexed(k, i, len(vals)), raw: v, line: line})
+		}
+	}
+	for _, k := range found[roleURL] {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			u, err := urlscope.Parse(v)
+			if err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+				continue
+			}
+			a.urls = append(a.urls, urlArg{key: indexed(k, i, len(vals)), raw: v, url: u})
+		}
+	}
+	for _, k := range found[roleHost] {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			h, ip, err := urlscope.ParseHost(v)
+			if err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+				continue
+			}
+			a.hosts = append(a.hosts, hostArg{key: indexed(k, i, len(vals)), raw: v, host: h, ip: ip})
 		}
 	}
 	if env, ok := input["env"]; ok && env != nil {
@@ -184,35 +253,12 @@ func (e *Engine) extract(tool string, spec toolSpec, input map[string]any) *args
 		}
 		sort.Strings(a.envSet)
 	}
-	for _, k := range keysFor(urlKeys, spec.urls) {
-		vals, _ := a.values(input, k)
-		for i, v := range vals {
-			u, err := urlscope.Parse(v)
-			if err != nil {
-				a.fail(k, "input.%s: %v", k, err)
-				continue
-			}
-			a.urls = append(a.urls, urlArg{key: indexed(k, i, len(vals)), raw: v, url: u})
-		}
-	}
-	for _, k := range keysFor(hostKeys, spec.hosts) {
-		vals, _ := a.values(input, k)
-		for i, v := range vals {
-			h, ip, err := urlscope.ParseHost(v)
-			if err != nil {
-				a.fail(k, "input.%s: %v", k, err)
-				continue
-			}
-			a.hosts = append(a.hosts, hostArg{key: indexed(k, i, len(vals)), raw: v, host: h, ip: ip})
-		}
-	}
 	if spec.kind == "env:read" {
 		for _, k := range []string{"name", "names"} {
 			vals, _ := a.values(input, k)
 			a.envNames = append(a.envNames, vals...)
 		}
 	}
-	a.method = "GET"
 	if m, ok := input["method"]; ok && m != nil {
 		s, isStr := m.(string)
 		if !isStr || s == "" {
@@ -252,6 +298,7 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// keysFor lists the argument names of a role, for messages.
 func keysFor(generic, extra []string) []string {
 	if len(extra) == 0 {
 		return generic

@@ -38,10 +38,14 @@ type Engine struct {
 	caps     map[string][]*capability
 	gates    map[string][]*gate
 	forbid   forbidden
+	// hasWhen: some condition may read the session's runtime, so
+	// evaluations need the time.
+	hasWhen bool
 }
 
 type capability struct {
 	index    int
+	rule     string // "capabilities[i]"
 	tool     string
 	when     *cond.Program
 	scope    *policy.Scope
@@ -56,6 +60,7 @@ type capability struct {
 
 type gate struct {
 	index   int
+	rule    string // "gates[i]"
 	def     *policy.Gate
 	when    *cond.Program
 	methods []string
@@ -84,9 +89,10 @@ func New(p *policy.Policy, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("capabilities[%d]: %w", i, err)
 		}
 		e.caps[c.tool] = append(e.caps[c.tool], c)
+		e.hasWhen = e.hasWhen || c.when != nil
 	}
 	for i := range p.Gates {
-		g := &gate{index: i, def: &p.Gates[i]}
+		g := &gate{index: i, rule: fmt.Sprintf("gates[%d]", i), def: &p.Gates[i]}
 		if g.def.When != "" {
 			if g.when, err = cond.Compile(g.def.When); err != nil {
 				return nil, fmt.Errorf("gates[%d].when: %w", i, err)
@@ -96,6 +102,7 @@ func New(p *policy.Policy, opts Options) (*Engine, error) {
 			g.methods, _ = policy.ConditionMethods(c)
 		}
 		e.gates[g.def.Action] = append(e.gates[g.def.Action], g)
+		e.hasWhen = e.hasWhen || g.when != nil
 	}
 	if err := e.compileForbidden(); err != nil {
 		return nil, err
@@ -110,7 +117,7 @@ func (e *Engine) Policy() *policy.Policy { return e.policy }
 func (e *Engine) Root() string { return e.res.Root }
 
 func (e *Engine) compileCapability(i int, c *policy.Capability) (*capability, error) {
-	out := &capability{index: i, tool: c.Tool, scope: &c.Scope}
+	out := &capability{index: i, rule: fmt.Sprintf("capabilities[%d]", i), tool: c.Tool, scope: &c.Scope}
 	var err error
 	if c.When != "" {
 		if out.when, err = cond.Compile(c.When); err != nil {
@@ -202,7 +209,7 @@ func (e *Engine) compileForbidden() error {
 	f.paths = pathscope.NewIndex(true)
 	f.cmdByName = map[string][]int{}
 	addPath := func(i int, g string) error {
-		cg, err := e.res.Compile(g, true)
+		cg, err := e.res.CompileTree(g, true)
 		if err != nil {
 			return fmt.Errorf("forbidden[%d]: %w", i, err)
 		}

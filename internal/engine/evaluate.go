@@ -66,7 +66,7 @@ type evaluation struct {
 // Evaluate decides one action.
 func (e *Engine) Evaluate(req Request) warden.Verdict {
 	ev := &evaluation{e: e, req: &req, tool: req.Action.Tool, now: req.Now}
-	if ev.now.IsZero() {
+	if ev.now.IsZero() && (req.Session != nil || e.hasWhen) {
 		ev.now = time.Now()
 	}
 	ev.spec = e.spec(ev.tool)
@@ -88,6 +88,13 @@ func (ev *evaluation) step(stage, rule, result, detail string) {
 	}
 }
 
+// stepf is step with a formatted detail, formatted only when tracing.
+func (ev *evaluation) stepf(stage, rule, result, format string, args ...any) {
+	if ev.req.Trace {
+		ev.step(stage, rule, result, fmt.Sprintf(format, args...))
+	}
+}
+
 func (ev *evaluation) deny(stage, rule string, reasons ...string) warden.Verdict {
 	ev.step(stage, rule, "deny", strings.Join(reasons, "; "))
 	return warden.Verdict{Decision: warden.Deny, Reasons: reasons, Rule: rule}
@@ -101,15 +108,17 @@ func (ev *evaluation) run() warden.Verdict {
 	if s != nil && s.Terminated {
 		return ev.deny("session", "session.state", "Session is terminated, not accepting new actions")
 	}
-	ev.step("session", "session.state", "pass", sessionDetail(s))
+	if ev.req.Trace {
+		ev.step("session", "session.state", "pass", sessionDetail(s))
+	}
 
 	input := ev.req.Action.Input
-	ev.args = e.extract(ev.tool, ev.spec, input)
+	ev.args = e.extract(ev.spec, input)
 	if ev.args.problem != "" {
 		return ev.deny("input", "input."+ev.args.problemKey, ev.args.problem)
 	}
 	if ev.spec.kind != ev.tool {
-		ev.step("input", "tools."+ev.tool, "pass", fmt.Sprintf("%s is evaluated as %s", ev.tool, ev.spec.kind))
+		ev.stepf("input", "tools."+ev.tool, "pass", "%s is evaluated as %s", ev.tool, ev.spec.kind)
 	}
 
 	if rule, reason := ev.forbidden(); rule >= 0 {
@@ -121,7 +130,7 @@ func (ev *evaluation) run() warden.Verdict {
 	if ev.broad != "" {
 		return ev.deny("input", "input.command", ev.broad)
 	}
-	ev.step("forbidden", "forbidden", "pass", fmt.Sprintf("%d rules, none matched", len(e.policy.Forbidden)))
+	ev.stepf("forbidden", "forbidden", "pass", "%d rules, none matched", len(e.policy.Forbidden))
 
 	caps := e.capsFor(ev.tool, ev.spec.kind)
 	if len(caps) == 0 {
@@ -136,9 +145,9 @@ func (ev *evaluation) run() warden.Verdict {
 		ok, err := c.when.Eval(ev.tool, input, ev.sessionView())
 		switch {
 		case err != nil:
-			ev.step("capability", fmt.Sprintf("capabilities[%d].when", c.index), "skip", "condition failed to evaluate: "+err.Error())
+			ev.stepf("capability", c.rule+".when", "skip", "condition failed to evaluate: %v", err)
 		case !ok:
-			ev.step("capability", fmt.Sprintf("capabilities[%d].when", c.index), "skip", "condition is false")
+			ev.stepf("capability", c.rule+".when", "skip", "condition is false")
 		default:
 			applicable = append(applicable, c)
 		}
@@ -154,7 +163,7 @@ func (ev *evaluation) run() warden.Verdict {
 		vs := ev.scope(c)
 		if len(vs) == 0 {
 			chosen = c
-			ev.step("scope", fmt.Sprintf("capabilities[%d].scope", c.index), "pass", "every argument is in scope")
+			ev.stepf("scope", c.rule+".scope", "pass", "every argument is in scope")
 			break
 		}
 		if i == 0 {
@@ -172,7 +181,7 @@ func (ev *evaluation) run() warden.Verdict {
 		if outside == nil {
 			return ev.deny("scope", violations[0].rule, reasonsOf(violations)...)
 		}
-		ev.step("scope", fmt.Sprintf("gates[%d]", outside.index), "gate", "outside_scope gate turns the scope denial into a gate")
+		ev.stepf("scope", outside.rule, "gate", "outside_scope gate turns the scope denial into a gate")
 	}
 
 	if s != nil {
@@ -194,8 +203,8 @@ func (ev *evaluation) run() warden.Verdict {
 		if outside != nil {
 			reasons = append(reasonsOf(violations), reasons...)
 		}
-		ev.step("gate", fmt.Sprintf("gates[%d]", g.index), "gate", reasons[len(reasons)-1])
-		return warden.Verdict{Decision: warden.Gate, Reasons: reasons, Rule: fmt.Sprintf("gates[%d]", g.index), Gate: requirement(g)}
+		ev.stepf("gate", g.rule, "gate", "%s", reasons[len(reasons)-1])
+		return warden.Verdict{Decision: warden.Gate, Reasons: reasons, Rule: g.rule, Gate: requirement(g)}
 	}
 	ev.step("gate", "gates", "pass", "no gate applies")
 
@@ -203,7 +212,7 @@ func (ev *evaluation) run() warden.Verdict {
 		return v
 	}
 	ev.step("decision", "default", "allow", "")
-	return warden.Verdict{Decision: warden.Allow, Reasons: []string{"Action permitted by policy"}, Rule: fmt.Sprintf("capabilities[%d]", chosen.index)}
+	return warden.Verdict{Decision: warden.Allow, Reasons: []string{"Action permitted by policy"}, Rule: chosen.rule}
 }
 
 func sessionDetail(s *State) string {
@@ -233,18 +242,18 @@ func (ev *evaluation) findGate(outside bool) *gate {
 			continue
 		}
 		if g.methods != nil && !slices.Contains(g.methods, ev.args.method) {
-			ev.step("gate", fmt.Sprintf("gates[%d].condition", g.index), "skip", fmt.Sprintf("method %s is not %s", ev.args.method, g.def.Condition))
+			ev.stepf("gate", g.rule+".condition", "skip", "method %s is not %s", ev.args.method, g.def.Condition)
 			continue
 		}
 		if g.when != nil {
 			ok, err := g.when.Eval(ev.tool, ev.req.Action.Input, ev.sessionView())
 			if err != nil {
 				// Fail closed: a gate whose condition cannot be decided holds.
-				ev.step("gate", fmt.Sprintf("gates[%d].when", g.index), "gate", "condition failed to evaluate, so the gate holds: "+err.Error())
+				ev.stepf("gate", g.rule+".when", "gate", "condition failed to evaluate, so the gate holds: %v", err)
 				return g
 			}
 			if !ok {
-				ev.step("gate", fmt.Sprintf("gates[%d].when", g.index), "skip", "condition is false")
+				ev.stepf("gate", g.rule+".when", "skip", "condition is false")
 				continue
 			}
 		}

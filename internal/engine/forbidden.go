@@ -87,7 +87,7 @@ func (ev *evaluation) matchPath(p pathscope.Path) (int, string) {
 	}
 	best := -1
 	try := func(s string) {
-		if id := f.paths.MatchTree(s); id >= 0 && (best < 0 || id < best) {
+		if id := f.paths.Match(s); id >= 0 && (best < 0 || id < best) {
 			best = id
 		}
 	}

@@ -15,7 +15,11 @@ type Glob struct {
 	Source string
 	// anchored is the absolute doublestar pattern (lower-cased when fold).
 	anchored string
-	fold     bool
+	// tree, when set, is anchored + "/**": what lies inside a match.
+	// doublestar does not let "x*/**" match "x" itself, so a tree glob
+	// tries both patterns.
+	tree string
+	fold bool
 }
 
 const globMeta = `*?[]{}\`
@@ -61,6 +65,17 @@ func literal(seg string) (string, bool) {
 // Compile anchors pattern (see the package doc) and compiles it. With fold,
 // matching ignores case.
 func (r *Resolver) Compile(pattern string, fold bool) (*Glob, error) {
+	return r.compile(pattern, fold, false)
+}
+
+// CompileTree is Compile for a glob that also matches everything inside
+// the directories it matches, as a forbidden rule does: forbidding
+// "**/secrets*" forbids secrets/key.txt.
+func (r *Resolver) CompileTree(pattern string, fold bool) (*Glob, error) {
+	return r.compile(pattern, fold, true)
+}
+
+func (r *Resolver) compile(pattern string, fold, tree bool) (*Glob, error) {
 	anchored, err := r.anchor(pattern)
 	if err != nil {
 		return nil, err
@@ -68,7 +83,11 @@ func (r *Resolver) Compile(pattern string, fold bool) (*Glob, error) {
 	if fold {
 		anchored = strings.ToLower(anchored)
 	}
-	return &Glob{Source: pattern, anchored: anchored, fold: fold}, nil
+	out := &Glob{Source: pattern, anchored: anchored, fold: fold}
+	if tree && !strings.HasSuffix(anchored, "/**") {
+		out.tree = strings.TrimSuffix(anchored, "/") + "/**"
+	}
+	return out, nil
 }
 
 func (r *Resolver) anchor(pattern string) (string, error) {
@@ -160,8 +179,14 @@ func (g *Glob) Match(p string) bool {
 	if g.fold {
 		p = strings.ToLower(p)
 	}
-	ok, _ := doublestar.Match(g.anchored, p)
-	return ok
+	if ok, _ := doublestar.Match(g.anchored, p); ok {
+		return true
+	}
+	if g.tree != "" {
+		ok, _ := doublestar.Match(g.tree, p)
+		return ok
+	}
+	return false
 }
 
 // String returns the anchored pattern, for traces.
@@ -175,6 +200,21 @@ func (g *Glob) lastLiteral() (string, bool) {
 		if s, ok := literal(segs[i]); ok && s != "" {
 			return s, true
 		}
+	}
+	return "", false
+}
+
+// extension returns ".pem" for a glob whose last segment other than "**"
+// is "*.pem": every path it matches has a segment ending so.
+func (g *Glob) extension() (string, bool) {
+	segs := strings.Split(g.anchored, "/")
+	last := segs[len(segs)-1]
+	ext, ok := strings.CutPrefix(last, "*")
+	if !ok || !strings.HasPrefix(ext, ".") || strings.Count(ext, ".") != 1 {
+		return "", false
+	}
+	if lit, ok := literal(ext); ok {
+		return lit, true
 	}
 	return "", false
 }

@@ -4,18 +4,21 @@ import "strings"
 
 // Index finds which of many globs could match a path without trying them
 // all: each glob is filed under its last literal segment, which a matching
-// path must contain; globs without one are tried every time.
+// path must contain, or, for a last segment like "*.pem", under the
+// extension a matching segment must end with; the others are tried every
+// time.
 type Index struct {
 	fold  bool
 	globs []*Glob
 	bySeg map[string][]int
+	byExt map[string][]int
 	any   []int
 }
 
 // NewIndex returns an empty index; fold folds case for the segment keys and
 // must equal the fold of every glob added.
 func NewIndex(fold bool) *Index {
-	return &Index{fold: fold, bySeg: map[string][]int{}}
+	return &Index{fold: fold, bySeg: map[string][]int{}, byExt: map[string][]int{}}
 }
 
 // Add files g under id; ids are returned by Match.
@@ -24,6 +27,8 @@ func (ix *Index) Add(g *Glob) int {
 	ix.globs = append(ix.globs, g)
 	if seg, ok := g.lastLiteral(); ok {
 		ix.bySeg[seg] = append(ix.bySeg[seg], id)
+	} else if ext, ok := g.extension(); ok {
+		ix.byExt[ext] = append(ix.byExt[ext], id)
 	} else {
 		ix.any = append(ix.any, id)
 	}
@@ -34,14 +39,7 @@ func (ix *Index) Add(g *Glob) int {
 func (ix *Index) Len() int { return len(ix.globs) }
 
 // Match returns the smallest id of a glob matching p, or -1.
-func (ix *Index) Match(p string) int { return ix.match(p, false) }
-
-// MatchTree returns the smallest id of a glob matching p or a directory
-// that contains p, or -1: a forbidden directory forbids what is inside it.
-// The candidates for p's ancestors are among p's own, so one lookup serves.
-func (ix *Index) MatchTree(p string) int { return ix.match(p, true) }
-
-func (ix *Index) match(p string, tree bool) int {
+func (ix *Index) Match(p string) int {
 	if len(ix.globs) == 0 {
 		return -1
 	}
@@ -50,41 +48,23 @@ func (ix *Index) match(p string, tree bool) int {
 		q = strings.ToLower(p)
 	}
 	best := -1
-	try := func(id int) {
-		if best >= 0 && id >= best {
-			return
-		}
-		g := ix.globs[id]
-		if g.Match(q) {
-			best = id
-			return
-		}
-		for dir := q; tree; {
-			i := strings.LastIndexByte(dir, '/')
-			if i <= 0 {
-				return
-			}
-			dir = dir[:i]
-			if g.Match(dir) {
+	try := func(ids []int) {
+		for _, id := range ids {
+			if (best < 0 || id < best) && ix.globs[id].Match(q) {
 				best = id
-				return
 			}
 		}
 	}
-	for _, id := range ix.any {
-		try(id)
-	}
-	if len(ix.bySeg) > 0 {
-		rest := q
-		for rest != "" {
-			var seg string
-			seg, rest, _ = strings.Cut(rest, "/")
-			if seg == "" {
-				continue
-			}
-			for _, id := range ix.bySeg[seg] {
-				try(id)
-			}
+	try(ix.any)
+	for rest := q; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
+		if seg == "" {
+			continue
+		}
+		try(ix.bySeg[seg])
+		if i := strings.LastIndexByte(seg, '.'); i >= 0 && len(ix.byExt) > 0 {
+			try(ix.byExt[seg[i:]])
 		}
 	}
 	return best

@@ -187,18 +187,23 @@ func TestIndex(t *testing.T) {
 
 func TestIndexTree(t *testing.T) {
 	r := &Resolver{Root: "/p", Home: "/h"}
-	ix := NewIndex(true)
-	for _, p := range []string{"**/secrets*", "~/.aws", "**/.env"} {
-		g, err := r.Compile(p, true)
-		if err != nil {
-			t.Fatal(err)
+	plain, tree := NewIndex(true), NewIndex(true)
+	for _, p := range []string{"**/secrets*", "~/.aws", "**/.env", "**/*.pem"} {
+		for _, ix := range []*Index{plain, tree} {
+			compile := r.Compile
+			if ix == tree {
+				compile = r.CompileTree
+			}
+			g, err := compile(p, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix.Add(g)
 		}
-		ix.Add(g)
 	}
 	for _, tc := range []struct {
-		path      string
-		match     int
-		matchTree int
+		path        string
+		plain, tree int
 	}{
 		{"/p/secrets/key.txt", -1, 0},
 		{"/p/a/secrets.d/x/y", -1, 0},
@@ -206,12 +211,15 @@ func TestIndexTree(t *testing.T) {
 		{"/p/.env/inner", -1, 2},
 		{"/p/src/a.ts", -1, -1},
 		{"/p/secrets", 0, 0},
+		{"/p/certs/A.PEM", 3, 3},
+		{"/p/certs.pem/x", -1, 3},
+		{"/p/certs.pemx", -1, -1},
 	} {
-		if got := ix.Match(tc.path); got != tc.match {
-			t.Errorf("Match(%q) = %d, want %d", tc.path, got, tc.match)
+		if got := plain.Match(tc.path); got != tc.plain {
+			t.Errorf("Match(%q) = %d, want %d", tc.path, got, tc.plain)
 		}
-		if got := ix.MatchTree(tc.path); got != tc.matchTree {
-			t.Errorf("MatchTree(%q) = %d, want %d", tc.path, got, tc.matchTree)
+		if got := tree.Match(tc.path); got != tc.tree {
+			t.Errorf("tree Match(%q) = %d, want %d", tc.path, got, tc.tree)
 		}
 	}
 }
