@@ -68,6 +68,11 @@ func runExplain(p *explainParams, s Streams) error {
 	for _, w := range pol.Warnings {
 		fmt.Fprintf(s.Err, "warning: %s\n", w)
 	}
+	if p.dir != "" {
+		if fi, err := os.Stat(p.dir); err != nil || !fi.IsDir() {
+			return warden.Errorf(warden.CodeInvalidInput, "--dir %s: not a directory; give the project root", p.dir)
+		}
+	}
 	eng, err := engine.New(pol, engine.Options{Root: p.dir})
 	if err != nil {
 		return err

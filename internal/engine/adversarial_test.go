@@ -52,6 +52,21 @@ func fixture(t testing.TB) (root, home string) {
 	return root, home
 }
 
+// corpusEngine compiles the adversarial policy for a fresh fixture.
+func corpusEngine(t testing.TB) (*Engine, string) {
+	t.Helper()
+	root, home := fixture(t)
+	p, err := policy.LoadFile("testdata/adversarial-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(p, Options{Root: root, Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, home
+}
+
 func substitute(v any, r *strings.Replacer) any {
 	switch t := v.(type) {
 	case string:
@@ -90,15 +105,7 @@ func TestAdversarialCorpus(t *testing.T) {
 	if len(corpus.Cases) < 150 {
 		t.Fatalf("the corpus has %d cases; it must keep at least 150", len(corpus.Cases))
 	}
-	root, home := fixture(t)
-	p, err := policy.LoadFile("testdata/adversarial-policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(p, Options{Root: root, Home: home})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, home := corpusEngine(t)
 	r := strings.NewReplacer("$ROOT", e.Root(), "$HOME", home)
 	var bypasses []string
 	for i, c := range corpus.Cases {

@@ -182,31 +182,13 @@ func (e *Engine) extract(spec toolSpec, input map[string]any) *args {
 		base = p.Lexical
 		break
 	}
-	for _, k := range found[roleRepo] {
-		vals, _ := a.values(input, k)
-		for i, v := range vals {
-			if p, err := e.res.Resolve(v, base); err != nil {
-				a.fail(k, "input.%s: %v", k, err)
-			} else {
-				a.repos = append(a.repos, pathArg{key: indexed(k, i, len(vals)), raw: v, path: p})
-			}
-		}
-	}
+	a.repos = e.resolveAll(a, input, found[roleRepo], base)
 	// Paths of git actions are relative to the repository.
 	pathBase := base
 	if strings.HasPrefix(spec.kind, "git:") && len(a.repos) == 1 {
 		pathBase = a.repos[0].path.Lexical
 	}
-	for _, k := range found[rolePath] {
-		vals, _ := a.values(input, k)
-		for i, v := range vals {
-			if p, err := e.res.Resolve(v, pathBase); err != nil {
-				a.fail(k, "input.%s: %v", k, err)
-			} else {
-				a.paths = append(a.paths, pathArg{key: indexed(k, i, len(vals)), raw: v, path: p})
-			}
-		}
-	}
+	a.paths = e.resolveAll(a, input, found[rolePath], pathBase)
 	for _, k := range found[roleCommand] {
 		vals, _ := a.values(input, k)
 		for i, v := range vals {
@@ -267,6 +249,22 @@ func (e *Engine) extract(spec toolSpec, input map[string]any) *args {
 		a.method = strings.ToUpper(s)
 	}
 	return a
+}
+
+// resolveAll resolves every path value of keys against base.
+func (e *Engine) resolveAll(a *args, input map[string]any, keys []string, base string) []pathArg {
+	var out []pathArg
+	for _, k := range keys {
+		vals, _ := a.values(input, k)
+		for i, v := range vals {
+			if p, err := e.res.Resolve(v, base); err != nil {
+				a.fail(k, "input.%s: %v", k, err)
+			} else {
+				out = append(out, pathArg{key: indexed(k, i, len(vals)), raw: v, path: p})
+			}
+		}
+	}
+	return out
 }
 
 // commandLine parses a command argument. With an args list beside it, the
