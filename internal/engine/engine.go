@@ -228,7 +228,10 @@ func (e *Engine) compileForbidden() error {
 		if names == nil {
 			f.cmdAny = append(f.cmdAny, id)
 		}
+		// Patterns match command names ignoring case (some file systems
+		// run RM as rm), so the index folds case too.
 		for _, n := range names {
+			n = strings.ToLower(n)
 			f.cmdByName[n] = append(f.cmdByName[n], id)
 		}
 		return nil

@@ -159,13 +159,14 @@ func (ev *evaluation) forbiddenCommand(c commandArg, h *hit) {
 			try(id)
 		}
 		for _, cmd := range c.line.Commands {
-			if cmd.Name.Dynamic {
+			// A name known only at run time could be any command.
+			if cmd.Name.Dynamic || cmd.Name.Glob {
 				for id := range f.cmds {
 					try(id)
 				}
 				break
 			}
-			for _, id := range f.cmdByName[path.Base(cmd.Name.Value)] {
+			for _, id := range f.cmdByName[strings.ToLower(path.Base(cmd.Name.Value))] {
 				try(id)
 			}
 		}
