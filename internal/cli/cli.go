@@ -122,6 +122,14 @@ against a declared policy and is allowed, denied, or held for approval.`,
 	root.AddCommand(
 		newValidateCmd(s),
 		newExplainCmd(s),
+		newVerifyCmd(s),
+		newReportCmd(s),
+		newServeCmd(s),
+		newPendingCmd(s),
+		newApproveCmd(s),
+		newRejectCmd(s),
+		newTokenCmd(s),
+		newLedgerCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -21,6 +21,11 @@ const (
 	CodeForbidden     Code = "FORBIDDEN"      // credentials lack the role
 	CodeTooLarge      Code = "TOO_LARGE"      // an input over its size limit
 	CodeInternal      Code = "INTERNAL"       // a bug or an environment failure
+
+	CodeAlreadyApproved Code = "ALREADY_APPROVED" // this approver already voted
+	CodeSelfApproval    Code = "SELF_APPROVAL"    // the requester tried to approve its own request
+	CodeNotAnApprover   Code = "NOT_AN_APPROVER"  // the identity is not among the gate's approvers
+	CodeExpired         Code = "EXPIRED"          // the approval or its request has expired
 )
 
 // Error is Warden's one domain error.

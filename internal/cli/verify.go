@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/wardenhq/warden/internal/ledger"
+	"github.com/wardenhq/warden/internal/warden"
+)
+
+// LocalSigningKey is where an instance keeps its ledger signing key,
+// relative to the project directory.
+const LocalSigningKey = ".warden/signing.key"
+
+type verifyParams struct {
+	file string
+	keys []string
+	json bool
+}
+
+func newVerifyCmd(s Streams) *cobra.Command {
+	p := &verifyParams{}
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Verify a ledger export or a det-acp ledger file",
+		Long: `Verify checks a ledger file and reports every check at once: each entry's
+hash, the hash chain, for Warden exports the entry count against the
+signed trailer (a removed tail), the checkpoint's signature by a trusted
+key, and each entry's inclusion proof. det-acp ledger files are checked as
+det-acp hashed them, with what that format cannot prove listed as warnings.
+
+Trusted keys come from --key (a verifier key, or a file holding one); with
+none, the key of the local instance (` + LocalSigningKey + `) is trusted.
+Exit status: 0 valid, 1 invalid.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			p.file = args[0]
+			return runVerify(p, s)
+		},
+	}
+	cmd.Flags().StringArrayVar(&p.keys, "key", nil, "a trusted verifier key (name+hash+base64) or a file holding one; repeatable")
+	cmd.Flags().BoolVar(&p.json, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func runVerify(p *verifyParams, s Streams) error {
+	f, err := os.Open(p.file)
+	if err != nil {
+		return warden.Errorf(warden.CodeNotFound, "%s: %v", p.file, err)
+	}
+	defer f.Close()
+	keys, err := trustedKeys(p.keys)
+	if err != nil {
+		return err
+	}
+	rep := ledger.Verify(f, ledger.VerifyOptions{Keys: keys})
+	if p.json {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		status := "VALID"
+		if !rep.Valid {
+			status = "INVALID"
+		}
+		fmt.Fprintf(s.Out, "%s: %s %s, session %s, %d entries (seq %d-%d)\n", p.file, status, rep.Kind, rep.SessionID, rep.Entries, rep.FirstSeq, rep.LastSeq)
+		for _, c := range rep.Checks {
+			mark := "ok  "
+			if !c.OK {
+				mark = "FAIL"
+			}
+			line := ""
+			if c.Line > 0 {
+				line = fmt.Sprintf(" (line %d)", c.Line)
+			}
+			fmt.Fprintf(s.Out, "  %s %s%s: %s\n", mark, c.Name, line, c.Message)
+		}
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(s.Out, "  note %s\n", w)
+		}
+	}
+	if !rep.Valid {
+		return &exitError{code: ExitFailure}
+	}
+	return nil
+}
+
+// trustedKeys reads --key values (keys or files holding one), falling back
+// to the local instance's verifier key.
+func trustedKeys(args []string) ([]string, error) {
+	var keys []string
+	for _, a := range args {
+		key := a
+		if _, err := os.Stat(a); err == nil {
+			b, err := os.ReadFile(a)
+			if err != nil {
+				return nil, warden.Errorf(warden.CodeInvalidInput, "--key %s: %v", a, err)
+			}
+			key = strings.TrimSpace(string(b))
+		}
+		if _, err := note.NewVerifier(key); err != nil {
+			return nil, warden.Errorf(warden.CodeInvalidInput, "--key %s: not a verifier key (name+hash+base64) nor a file holding one: %v", a, err)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		if _, err := os.Stat(LocalSigningKey); err == nil {
+			signer, err := ledger.LoadOrCreateKey(LocalSigningKey, "warden")
+			if err != nil {
+				return nil, fmt.Errorf("local signing key %s: %w", filepath.Clean(LocalSigningKey), err)
+			}
+			keys = append(keys, signer.VerifierKey())
+		}
+	}
+	return keys, nil
+}
+
+type reportParams struct {
+	file    string
+	session string
+	db      string
+	json    bool
+}
+
+func newReportCmd(s Streams) *cobra.Command {
+	p := &reportParams{}
+	cmd := &cobra.Command{
+		Use:   "report (LEDGER.jsonl | --session ID)",
+		Short: "Summarise a session from its ledger",
+		Long:  "Report counts what a session did, from a Warden export or det-acp ledger file, or with --session from the local ledger.",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (p.session != "") {
+				return usagef("give either a ledger file or --session ID")
+			}
+			if p.session != "" {
+				in, err := openInstance(cmd.Context(), p.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				entries, err := ledgerEntries(in, cmd, p.session)
+				if err != nil {
+					return err
+				}
+				return printSummary(ledger.Summarize(entries), p.json, s)
+			}
+			p.file = args[0]
+			return runReport(p, s)
+		},
+	}
+	cmd.Flags().BoolVar(&p.json, "json", false, "print the summary as JSON")
+	cmd.Flags().StringVar(&p.session, "session", "", "a session in the local ledger")
+	cmd.Flags().StringVar(&p.db, "db", "", "database file (default "+DefaultDB+")")
+	return cmd
+}
+
+func runReport(p *reportParams, s Streams) error {
+	f, err := os.Open(p.file)
+	if err != nil {
+		return warden.Errorf(warden.CodeNotFound, "%s: %v", p.file, err)
+	}
+	defer f.Close()
+	entries, err := ledger.ReadEntries(f)
+	if err != nil {
+		return warden.Errorf(warden.CodeInvalidInput, "%s: %v", p.file, err)
+	}
+	return printSummary(ledger.Summarize(entries), p.json, s)
+}
+
+func printSummary(sum ledger.Summary, asJSON bool, s Streams) error {
+	if asJSON {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	fmt.Fprintf(s.Out, "Session %s: %d entries\n", sum.SessionID, sum.TotalEntries)
+	fmt.Fprintf(s.Out, "  actions evaluated %d: allowed %d, denied %d, gated %d\n", sum.ActionsEvaluated, sum.ActionsAllowed, sum.ActionsDenied, sum.ActionsGated)
+	fmt.Fprintf(s.Out, "  gates requested %d: approved %d, rejected %d\n", sum.GatesRequested, sum.GatesApproved, sum.GatesRejected)
+	fmt.Fprintf(s.Out, "  results recorded %d, rolled back %d, escalations %d\n", sum.ResultsRecorded, sum.ActionsRolledBack, sum.EscalationsTriggered)
+	for _, e := range sum.Errors {
+		fmt.Fprintf(s.Out, "  failed result: %s\n", e)
+	}
+	if sum.Terminated {
+		fmt.Fprintf(s.Out, "  terminated: %s\n", sum.TerminationReason)
+	} else {
+		fmt.Fprintln(s.Out, "  still active when the file was written")
+	}
+	return nil
+}
