@@ -6,19 +6,42 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/ledger"
 )
 
-// GatewayStore implements gateway.Store. Each Update is one IMMEDIATE
-// transaction that also appends the ledger entries its operation records,
-// so a state change and its ledger entries commit durably together.
+// GatewayStore implements gateway.Store. Updates are group-committed:
+// operations that arrive while a commit is in flight run together in the
+// next transaction, each under its own savepoint, and one fsync makes them
+// all durable. Each operation's ledger entries are appended in the same
+// transaction, so a state change and its entries commit together.
 type GatewayStore struct {
 	db     *DB
 	ledger *ledger.Ledger
+
+	mu      sync.Mutex
+	queue   []*gwOp
+	leading bool
+
+	// stmts holds the write path's statements, prepared once on the writer
+	// connection when the store is made (a transaction holds that only
+	// connection, so nothing can be prepared on it later).
+	stmts map[string]*sql.Stmt
+}
+
+// gwOp is one queued Update.
+type gwOp struct {
+	ctx  context.Context
+	fn   func(gateway.Tx) error
+	err  error
+	done chan struct{} // closed when the operation is durable or failed
+	lead chan struct{} // closed when this operation's caller must lead
+	tx   *gwTx
 }
 
 var _ gateway.Store = (*GatewayStore)(nil)
@@ -26,36 +49,131 @@ var _ gateway.Store = (*GatewayStore)(nil)
 // NewGatewayStore returns the gateway's store over db. Ledger entries are
 // built by l (its redaction and clock) against the transaction.
 func NewGatewayStore(db *DB, l *ledger.Ledger) *GatewayStore {
-	return &GatewayStore{db: db, ledger: l}
+	s := &GatewayStore{db: db, ledger: l, stmts: map[string]*sql.Stmt{}}
+	for _, q := range writeQueries {
+		// A statement that fails to prepare is prepared per transaction.
+		if st, err := db.write.Prepare(q); err == nil {
+			s.stmts[q] = st
+		}
+	}
+	return s
 }
 
-// Update implements gateway.Store. After a commit that ends a session, it
-// signs a checkpoint of the ledger (SPEC §6: a checkpoint at every session
-// end). A failed signature does not undo the committed operation: the
-// next checkpoint, or an export's own, covers its entries.
+// The statements of the write path, in the order an evaluation runs them.
+const (
+	qSession     = `SELECT body FROM sessions WHERE id = ?`
+	qPutSession  = `INSERT INTO sessions (id, owner, state, created_at, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, state = excluded.state, body = excluded.body`
+	qCountSince  = `SELECT count(*) FROM actions WHERE session_id = ? AND created_at >= ?`
+	qApprovalFor = `SELECT body FROM approvals WHERE session_id = ? AND digest = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`
+	qPutAction   = `INSERT INTO actions (session_id, idx, id, created_at, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, idx) DO UPDATE SET body = excluded.body`
+	qAction      = `SELECT body FROM actions WHERE session_id = ? AND id = ?`
+	qChangedFile = `INSERT INTO changed_files (session_id, path) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qApproval    = `SELECT body FROM approvals WHERE id = ?`
+	qVotes       = `SELECT approver, comment, at FROM votes WHERE approval_id = ? ORDER BY at, rowid`
+	qPutApproval = `INSERT INTO approvals (id, session_id, digest, state, created_at, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body`
+	qPutVote     = `INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qAddVote     = `INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?)`
+)
+
+var writeQueries = []string{qSession, qPutSession, qCountSince, qApprovalFor, qPutAction, qAction, qChangedFile, qApproval, qVotes, qPutApproval, qPutVote, qAddVote}
+
+// Update implements gateway.Store. The caller that finds no commit in
+// flight leads: it runs every queued operation in one transaction, then
+// hands the lead to the first operation queued meanwhile, so that no
+// caller waits longer than its own batch.
 func (s *GatewayStore) Update(ctx context.Context, fn func(gateway.Tx) error) error {
-	ended := false
-	err := s.db.update(ctx, func(tx *sql.Tx) error {
-		gtx := &gwTx{ctx: ctx, q: tx}
-		if err := fn(gtx); err != nil {
-			return err
+	op := &gwOp{ctx: ctx, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
+	s.mu.Lock()
+	s.queue = append(s.queue, op)
+	if s.leading {
+		s.mu.Unlock()
+		select {
+		case <-op.done:
+			return op.err
+		case <-op.lead:
 		}
-		if len(gtx.records) == 0 {
+		s.mu.Lock()
+	}
+	s.leading = true
+	batch := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+
+	s.commit(batch)
+
+	s.mu.Lock()
+	if len(s.queue) > 0 {
+		close(s.queue[0].lead)
+	} else {
+		s.leading = false
+	}
+	s.mu.Unlock()
+	return op.err
+}
+
+// commit runs a batch in one transaction and reports to every operation.
+// After a commit that ends a session it signs a checkpoint (SPEC §6); a
+// failed signature does not undo the committed operations: the next
+// checkpoint, or an export's own, covers their entries.
+func (s *GatewayStore) commit(batch []*gwOp) {
+	ended := false
+	err := s.db.update(context.WithoutCancel(batch[0].ctx), func(tx *sql.Tx) error {
+		var records []ledger.Record
+		for i, op := range batch {
+			if op.err = op.ctx.Err(); op.err != nil {
+				continue
+			}
+			sp := "op" + strconv.Itoa(i)
+			if _, err := tx.ExecContext(op.ctx, "SAVEPOINT "+sp); err != nil {
+				return err
+			}
+			op.tx = &gwTx{ctx: op.ctx, q: tx, store: s}
+			op.err = run(op.fn, op.tx)
+			if op.err != nil {
+				if _, err := tx.ExecContext(op.ctx, "ROLLBACK TO "+sp); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(op.ctx, "RELEASE "+sp); err != nil {
+				return err
+			}
+			if op.err == nil {
+				records = append(records, op.tx.records...)
+			}
+		}
+		if len(records) == 0 {
 			return nil
 		}
-		entries, hashes, err := s.ledger.Build(ctx, ledgerView{tx}, gtx.records)
+		for _, r := range records {
+			ended = ended || r.Type == "session:terminate"
+		}
+		ctx := context.WithoutCancel(batch[0].ctx)
+		entries, hashes, err := s.ledger.Build(ctx, ledgerView{tx}, records)
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
-		for _, r := range gtx.records {
-			ended = ended || r.Type == "session:terminate"
-		}
 		return appendEntries(ctx, tx, entries, hashes)
 	})
-	if err == nil && ended && s.ledger.Signer() != nil {
-		s.ledger.Checkpoint(context.WithoutCancel(ctx))
+	for _, op := range batch {
+		if err != nil && op.err == nil {
+			op.err = err
+		}
+		close(op.done)
 	}
-	return err
+	if err == nil && ended && s.ledger.Signer() != nil {
+		s.ledger.Checkpoint(context.WithoutCancel(batch[0].ctx))
+	}
+}
+
+// run calls fn, turning a panic into an error so that one bad operation
+// cannot strand the batch or the queue's lead.
+func run(fn func(gateway.Tx) error, tx *gwTx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gateway operation panicked: %v", r)
+		}
+	}()
+	return fn(tx)
 }
 
 // View implements gateway.Store.
@@ -72,8 +190,36 @@ func (s *GatewayStore) View(ctx context.Context, fn func(gateway.Tx) error) erro
 type gwTx struct {
 	ctx      context.Context
 	q        *sql.Tx
+	store    *GatewayStore // set for write transactions: its statements are reused
 	readOnly bool
 	records  []ledger.Record
+}
+
+// stmt returns query bound to this transaction: one of the statements
+// prepared when the store was made, or, for any other, prepared now.
+func (t *gwTx) stmt(query string) (*sql.Stmt, error) {
+	if t.store != nil {
+		if st, ok := t.store.stmts[query]; ok {
+			return t.q.StmtContext(t.ctx, st), nil
+		}
+	}
+	return t.q.PrepareContext(t.ctx, query)
+}
+
+func (t *gwTx) queryRow(query string, args ...any) *sql.Row {
+	st, err := t.stmt(query)
+	if err != nil {
+		return t.q.QueryRowContext(t.ctx, query, args...)
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+func (t *gwTx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
 }
 
 var errReadOnly = errors.New("write in a read-only gateway transaction")
@@ -85,7 +231,7 @@ func timeText(t time.Time) string {
 
 func (t *gwTx) get(query string, out any, args ...any) error {
 	var body string
-	if err := t.q.QueryRowContext(t.ctx, query, args...).Scan(&body); err != nil {
+	if err := t.queryRow(query, args...).Scan(&body); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return gateway.ErrNotFound
 		}
@@ -98,13 +244,17 @@ func (t *gwTx) exec(query string, args ...any) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	_, err := t.q.ExecContext(t.ctx, query, args...)
+	st, err := t.stmt(query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(t.ctx, args...)
 	return err
 }
 
 func (t *gwTx) Session(id string) (*gateway.Session, error) {
 	var s gateway.Session
-	if err := t.get(`SELECT body FROM sessions WHERE id = ?`, &s, id); err != nil {
+	if err := t.get(qSession, &s, id); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -115,13 +265,12 @@ func (t *gwTx) PutSession(s *gateway.Session) error {
 	if err != nil {
 		return err
 	}
-	return t.exec(`INSERT INTO sessions (id, owner, state, created_at, body) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, state = excluded.state, body = excluded.body`,
+	return t.exec(qPutSession,
 		s.ID, s.Owner, s.State, timeText(s.CreatedAt), string(body))
 }
 
 func (t *gwTx) Sessions(f gateway.SessionFilter) ([]*gateway.Session, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT body FROM sessions
+	rows, err := t.query(`SELECT body FROM sessions
 		WHERE (? = '' OR owner = ?) AND (? = '' OR state = ?) ORDER BY created_at, id`, f.Owner, f.Owner, f.State, f.State)
 	if err != nil {
 		return nil, err
@@ -148,7 +297,7 @@ func scanAll[T any](rows *sql.Rows) ([]*T, error) {
 
 func (t *gwTx) Action(sessionID, actionID string) (*gateway.Action, error) {
 	var a gateway.Action
-	if err := t.get(`SELECT body FROM actions WHERE session_id = ? AND id = ?`, &a, sessionID, actionID); err != nil {
+	if err := t.get(qAction, &a, sessionID, actionID); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -159,13 +308,12 @@ func (t *gwTx) PutAction(a *gateway.Action) error {
 	if err != nil {
 		return err
 	}
-	return t.exec(`INSERT INTO actions (session_id, idx, id, created_at, body) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (session_id, idx) DO UPDATE SET body = excluded.body`,
+	return t.exec(qPutAction,
 		a.SessionID, a.Index, a.ID, timeText(a.CreatedAt), string(body))
 }
 
 func (t *gwTx) Actions(sessionID string) ([]*gateway.Action, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT body FROM actions WHERE session_id = ? ORDER BY idx`, sessionID)
+	rows, err := t.query(`SELECT body FROM actions WHERE session_id = ? ORDER BY idx`, sessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +322,7 @@ func (t *gwTx) Actions(sessionID string) ([]*gateway.Action, error) {
 
 func (t *gwTx) CountActionsSince(sessionID string, since time.Time) (int, error) {
 	var n int
-	err := t.q.QueryRowContext(t.ctx, `SELECT count(*) FROM actions WHERE session_id = ? AND created_at >= ?`, sessionID, timeText(since)).Scan(&n)
+	err := t.queryRow(qCountSince, sessionID, timeText(since)).Scan(&n)
 	return n, err
 }
 
@@ -182,7 +330,11 @@ func (t *gwTx) AddChangedFile(sessionID, path string) (bool, error) {
 	if t.readOnly {
 		return false, errReadOnly
 	}
-	res, err := t.q.ExecContext(t.ctx, `INSERT INTO changed_files (session_id, path) VALUES (?, ?) ON CONFLICT DO NOTHING`, sessionID, path)
+	st, err := t.stmt(qChangedFile)
+	if err != nil {
+		return false, err
+	}
+	res, err := st.ExecContext(t.ctx, sessionID, path)
 	if err != nil {
 		return false, err
 	}
@@ -192,7 +344,7 @@ func (t *gwTx) AddChangedFile(sessionID, path string) (bool, error) {
 
 func (t *gwTx) Approval(id string) (*gateway.Approval, error) {
 	var a gateway.Approval
-	if err := t.get(`SELECT body FROM approvals WHERE id = ?`, &a, id); err != nil {
+	if err := t.get(qApproval, &a, id); err != nil {
 		return nil, err
 	}
 	return t.withVotes(&a)
@@ -200,7 +352,7 @@ func (t *gwTx) Approval(id string) (*gateway.Approval, error) {
 
 // withVotes loads an approval's votes, which live in their own table.
 func (t *gwTx) withVotes(a *gateway.Approval) (*gateway.Approval, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT approver, comment, at FROM votes WHERE approval_id = ? ORDER BY at, rowid`, a.ID)
+	rows, err := t.query(qVotes, a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +374,7 @@ func (t *gwTx) withVotes(a *gateway.Approval) (*gateway.Approval, error) {
 
 func (t *gwTx) ApprovalFor(sessionID, digest string) (*gateway.Approval, error) {
 	var a gateway.Approval
-	if err := t.get(`SELECT body FROM approvals WHERE session_id = ? AND digest = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, &a, sessionID, digest); err != nil {
+	if err := t.get(qApprovalFor, &a, sessionID, digest); err != nil {
 		return nil, err
 	}
 	return t.withVotes(&a)
@@ -237,13 +389,12 @@ func (t *gwTx) PutApproval(a *gateway.Approval) error {
 	if err != nil {
 		return err
 	}
-	if err := t.exec(`INSERT INTO approvals (id, session_id, digest, state, created_at, body) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body`,
+	if err := t.exec(qPutApproval,
 		a.ID, a.SessionID, a.Digest, a.State, timeText(a.CreatedAt), string(body)); err != nil {
 		return err
 	}
 	for _, v := range a.Votes {
-		if err := t.exec(`INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		if err := t.exec(qPutVote,
 			a.ID, v.Approver, v.Comment, v.At.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
@@ -252,7 +403,7 @@ func (t *gwTx) PutApproval(a *gateway.Approval) error {
 }
 
 func (t *gwTx) Approvals(f gateway.ApprovalFilter) ([]*gateway.Approval, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT body FROM approvals
+	rows, err := t.query(`SELECT body FROM approvals
 		WHERE (? = '' OR session_id = ?) AND (? = '' OR state = ?) ORDER BY created_at, id`, f.SessionID, f.SessionID, f.State, f.State)
 	if err != nil {
 		return nil, err
@@ -273,7 +424,7 @@ func (t *gwTx) AddVote(approvalID string, v gateway.Vote) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?)`,
+	err := t.exec(qAddVote,
 		approvalID, v.Approver, v.Comment, v.At.UTC().Format(time.RFC3339Nano))
 	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
 		return gateway.ErrDuplicate
