@@ -39,7 +39,7 @@ func newPendingCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			list, err := in.gateway.Pending(cmd.Context(), session)
+			list, err := in.Gateway.Pending(cmd.Context(), session)
 			if err != nil {
 				return err
 			}
@@ -100,7 +100,7 @@ retried by the agent, runs (once, unless --for-session).`,
 			}
 			defer in.Close()
 			who := gateway.Approver{ID: localIdentity(f.as), Groups: groups}
-			a, err := in.gateway.Approve(cmd.Context(), args[0], who, gateway.ApproveOptions{Comment: comment, ForSession: forSession})
+			a, err := in.Gateway.Approve(cmd.Context(), args[0], who, gateway.ApproveOptions{Comment: comment, ForSession: forSession})
 			if err != nil {
 				return err
 			}
@@ -147,7 +147,7 @@ func newRejectCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			a, err := in.gateway.Reject(cmd.Context(), args[0], gateway.Approver{ID: localIdentity(f.as), Groups: groups}, reason)
+			a, err := in.Gateway.Reject(cmd.Context(), args[0], gateway.Approver{ID: localIdentity(f.as), Groups: groups}, reason)
 			if err != nil {
 				return err
 			}

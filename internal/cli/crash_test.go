@@ -143,7 +143,7 @@ func TestServeCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	for sid, ids := range acked {
-		rep, err := in.gateway.Report(context.Background(), sid, true)
+		rep, err := in.Gateway.Report(context.Background(), sid, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestServeCrashSafety(t *testing.T) {
 		}
 	}
 	for id := range approved {
-		a, err := in.gateway.Approval(context.Background(), id)
+		a, err := in.Gateway.Approval(context.Background(), id)
 		if err != nil || (a.State != gateway.Approved && a.State != gateway.Consumed) {
 			t.Errorf("acknowledged approval %s: %+v %v", id, a, err)
 		}

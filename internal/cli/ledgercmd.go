@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/wardenhq/warden/internal/instance"
+
 	"bufio"
 	"encoding/base64"
 	"fmt"
@@ -47,7 +49,7 @@ detected by warden verify.`,
 				w = f
 			}
 			bw := bufio.NewWriter(w)
-			if err := in.ledger.Export(cmd.Context(), bw, session); err != nil {
+			if err := in.Ledger.Export(cmd.Context(), bw, session); err != nil {
 				if f != nil {
 					f.Close()
 					os.Remove(output)
@@ -84,12 +86,12 @@ detected by warden verify.`,
 				return err
 			}
 			defer in.Close()
-			c, err := in.ledger.Checkpoint(cmd.Context())
+			c, err := in.Ledger.Checkpoint(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if cf.json {
-				return writeJSON(s, map[string]any{"origin": c.Origin, "size": c.Size, "root": base64.StdEncoding.EncodeToString(c.Root[:]), "note": string(c.Note), "verifierKey": in.ledger.Signer().VerifierKey()})
+				return writeJSON(s, map[string]any{"origin": c.Origin, "size": c.Size, "root": base64.StdEncoding.EncodeToString(c.Root[:]), "note": string(c.Note), "verifierKey": in.Ledger.Signer().VerifierKey()})
 			}
 			fmt.Fprint(s.Out, string(c.Note))
 			return nil
@@ -111,18 +113,18 @@ detected by warden verify.`,
 			defer in.Close()
 			ctx := cmd.Context()
 			if size == 0 {
-				if size, err = in.ledger.Store().TreeSize(ctx); err != nil {
+				if size, err = in.Ledger.Store().TreeSize(ctx); err != nil {
 					return err
 				}
 			}
 			if index < 0 || index >= size {
 				return warden.Errorf(warden.CodeInvalidInput, "--index %d is outside the tree of %d entries", index, size)
 			}
-			proof, err := in.ledger.ProveInclusion(ctx, index, size)
+			proof, err := in.Ledger.ProveInclusion(ctx, index, size)
 			if err != nil {
 				return err
 			}
-			root, err := in.ledger.TreeHash(ctx, size)
+			root, err := in.Ledger.TreeHash(ctx, size)
 			if err != nil {
 				return err
 			}
@@ -156,8 +158,8 @@ detected by warden verify.`,
 }
 
 // ledgerEntries reads a session's entries from the local ledger.
-func ledgerEntries(in *instance, cmd *cobra.Command, session string) ([]ledger.Entry, error) {
-	entries, err := in.ledger.Store().Entries(cmd.Context(), session, 0, 0)
+func ledgerEntries(in *instance.Instance, cmd *cobra.Command, session string) ([]ledger.Entry, error) {
+	entries, err := in.Ledger.Store().Entries(cmd.Context(), session, 0, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/wardenhq/warden/internal/instance"
+
 	"context"
 	"errors"
 	"fmt"
@@ -73,8 +75,8 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(s.Err, nil))
 	handler, err := httpapi.New(httpapi.Config{
-		Gateway: in.gateway, Tokens: in.tokens, NoAuth: p.noAuth, PolicyDir: p.policyDir,
-		Logger: logger, Registry: prometheus.NewRegistry(), Version: Version, Ledger: in.ledger,
+		Gateway: in.Gateway, Tokens: in.Tokens, NoAuth: p.noAuth, PolicyDir: p.policyDir,
+		Logger: logger, Registry: prometheus.NewRegistry(), Version: Version, Ledger: in.Ledger,
 	})
 	if err != nil {
 		return err
@@ -114,8 +116,8 @@ func isLoopback(host string) bool {
 
 // firstAdminToken creates an admin token when the database has none, and
 // writes it where only the owner can read it.
-func firstAdminToken(ctx context.Context, in *instance, s Streams) error {
-	list, err := in.tokens.List(ctx)
+func firstAdminToken(ctx context.Context, in *instance.Instance, s Streams) error {
+	list, err := in.Tokens.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,11 +126,11 @@ func firstAdminToken(ctx context.Context, in *instance, s Streams) error {
 			return nil
 		}
 	}
-	secret, _, err := auth.Issue(ctx, in.tokens, "admin", auth.RoleAdmin, nil)
+	secret, _, err := auth.Issue(ctx, in.Tokens, "admin", auth.RoleAdmin, nil)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(in.dir, "admin.token")
+	path := filepath.Join(in.Dir, "admin.token")
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the admin token: %w", err)
 	}

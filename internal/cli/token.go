@@ -36,7 +36,7 @@ func newTokenCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			secret, t, err := auth.Issue(cmd.Context(), in.tokens, name, r, groups)
+			secret, t, err := auth.Issue(cmd.Context(), in.Tokens, name, r, groups)
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ func newTokenCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			tokens, err := in.tokens.List(cmd.Context())
+			tokens, err := in.Tokens.List(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -91,7 +91,7 @@ func newTokenCmd(s Streams) *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			if err := in.tokens.Revoke(cmd.Context(), args[0]); err != nil {
+			if err := in.Tokens.Revoke(cmd.Context(), args[0]); err != nil {
 				if errors.Is(err, auth.ErrNotFound) {
 					return warden.Errorf(warden.CodeNotFound, "token %s not found; see warden token list", args[0])
 				}

@@ -276,12 +276,16 @@ func changesFiles(kind string) bool {
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
-// newID returns n random URL-safe characters.
+// newID returns n random URL-safe characters. The first is a letter or a
+// digit, so that an id is never read as a command-line flag.
 func newID(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	for i := range b {
 		b[i] = idAlphabet[b[i]&63]
+	}
+	if n > 0 {
+		b[0] = idAlphabet[int(b[0])%62]
 	}
 	return string(b)
 }

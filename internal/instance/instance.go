@@ -1,0 +1,61 @@
+// Package instance assembles a local Warden: the database, the ledger with
+// its signing key, the gateway and the token store. The command line and
+// the public Go package both open instances through it.
+package instance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/ledger"
+	"github.com/wardenhq/warden/internal/store/sqlite"
+)
+
+// DefaultDB is the embedded database, relative to the project directory.
+const DefaultDB = ".warden/warden.db"
+
+// Instance is an open local Warden.
+type Instance struct {
+	DB      *sqlite.DB
+	Ledger  *ledger.Ledger
+	Gateway *gateway.Gateway
+	Tokens  *sqlite.TokenStore
+	// Dir holds the database and its keys.
+	Dir string
+}
+
+// Open opens the database at path (DefaultDB when empty; sqlite.MemoryPath
+// for a database that lives only in this process). The ledger signing key
+// is kept beside the database in signing.key, created on first use; an
+// in-memory database gets a key that lives as long as it.
+func Open(ctx context.Context, path string) (*Instance, error) {
+	if path == "" {
+		path = DefaultDB
+	}
+	db, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	var signer *ledger.Signer
+	dir := filepath.Dir(path)
+	if path == sqlite.MemoryPath {
+		signer, _, _, err = ledger.GenerateSigner("warden")
+	} else {
+		signer, err = ledger.LoadOrCreateKey(filepath.Join(dir, "signing.key"), "warden")
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger signing key: %w", err)
+	}
+	l := ledger.New(sqlite.NewLedgerStore(db), signer, ledger.Options{})
+	return &Instance{
+		DB: db, Ledger: l, Dir: dir,
+		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l)}),
+		Tokens:  sqlite.NewTokenStore(db),
+	}, nil
+}
+
+// Close closes the database.
+func (in *Instance) Close() error { return in.DB.Close() }
