@@ -74,7 +74,7 @@ type Warden struct {
 
 // Open opens (creating if needed) a Warden database.
 func Open(ctx context.Context, opts Options) (*Warden, error) {
-	in, err := instance.Open(ctx, opts.DB)
+	in, err := instance.Open(ctx, opts.DB, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -18,10 +18,12 @@ import (
 
 	"github.com/wardenhq/warden/internal/auth"
 	"github.com/wardenhq/warden/internal/httpapi"
+	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
 type serveParams struct {
+	publicURL string
 	addr      string
 	db        string
 	noAuth    bool
@@ -52,6 +54,7 @@ says where. --no-auth is accepted on loopback addresses only.`,
 	f.StringVar(&p.db, "db", "", "database file (default "+DefaultDB+")")
 	f.BoolVar(&p.noAuth, "no-auth", false, "serve without tokens (loopback only)")
 	f.StringVar(&p.policyDir, "policy-dir", "", "a directory sessions may name policy files from (default: inline policies only)")
+	f.StringVar(&p.publicURL, "public-url", "", "the URL webhooks call back (default: http:// and the listen address)")
 	return cmd
 }
 
@@ -63,7 +66,9 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 	if p.noAuth && !isLoopback(host) {
 		return usagef("--no-auth is refused on %s: without tokens anyone who can reach the address could approve; use a loopback address or tokens", p.addr)
 	}
-	in, err := openInstance(ctx, p.db)
+	logger := slog.New(slog.NewJSONHandler(s.Err, nil))
+	hook := &notify.Webhook{Logger: logger}
+	in, err := instance.Open(ctx, p.db, hook.Hook())
 	if err != nil {
 		return err
 	}
@@ -73,7 +78,6 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 			return err
 		}
 	}
-	logger := slog.New(slog.NewJSONHandler(s.Err, nil))
 	handler, err := httpapi.New(httpapi.Config{
 		Gateway: in.Gateway, Tokens: in.Tokens, NoAuth: p.noAuth, PolicyDir: p.policyDir,
 		Logger: logger, Registry: prometheus.NewRegistry(), Version: Version, Ledger: in.Ledger,
@@ -84,6 +88,10 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		return warden.Errorf(warden.CodeInvalidInput, "listen on %s: %v", p.addr, err)
+	}
+	hook.BaseURL = p.publicURL
+	if hook.BaseURL == "" {
+		hook.BaseURL = "http://" + ln.Addr().String()
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(s.Out, "Warden listening on http://%s\n", ln.Addr())

@@ -272,11 +272,15 @@ func gateReason(g *policy.Gate) string {
 
 func requirement(g *gate) *warden.GateRequirement {
 	d := g.def
-	return &warden.GateRequirement{
+	r := &warden.GateRequirement{
 		Index: g.index, Action: d.Action, Approval: d.Approval, RiskLevel: d.RiskLevel,
 		Condition: d.Condition, MinApprovals: d.MinApprovals, Approvers: d.Approvers,
 		Timeout: time.Duration(d.Timeout), ApprovalTTL: time.Duration(d.ApprovalTTL),
 	}
+	if w := d.Webhook; w != nil {
+		r.Webhook = &warden.WebhookTarget{URL: w.URL, SecretEnv: w.SecretEnv, Format: w.Format}
+	}
+	return r
 }
 
 // limits checks the session's budgets and reports every one exceeded.

@@ -50,11 +50,16 @@ func (g *Gateway) Evaluate(ctx context.Context, sessionID string, a warden.Actio
 		return nil, warden.Errorf(warden.CodeInvalidInput, "action input: %v", err)
 	}
 	var resp *Response
+	var requested *Approval
 	err = g.store.Update(ctx, func(tx Tx) error {
 		var err error
-		resp, err = g.evaluate(tx, sessionID, a, digest, opts)
+		requested = nil
+		resp, err = g.evaluate(tx, sessionID, a, digest, opts, &requested)
 		return err
 	})
+	if err == nil && requested != nil && requested.Requirement.Webhook != nil && g.onApproval != nil {
+		g.onApproval(requested)
+	}
 	return resp, err
 }
 
@@ -64,7 +69,7 @@ func ActionDigest(a warden.Action) (string, error) {
 	return canon.DigestJSON(map[string]any{"tool": a.Tool, "input": a.Input})
 }
 
-func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest string, opts EvaluateOptions) (*Response, error) {
+func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest string, opts EvaluateOptions, requested **Approval) (*Response, error) {
 	s, err := activeSession(tx, sessionID)
 	if err != nil {
 		return nil, err
@@ -107,7 +112,7 @@ func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest stri
 	case warden.Deny:
 		c.Denied++
 	case warden.Gate:
-		if err := g.gate(tx, s, act, e.Policy().AllowSelfApproval, resp, now); err != nil {
+		if err := g.gate(tx, s, act, e.Policy().AllowSelfApproval, resp, now, requested); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +138,7 @@ func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest stri
 // action lets it through (once, unless granted for the session), one still
 // pending is waited for, a rejected one denies, and otherwise a new
 // approval is requested. An auto gate approves itself.
-func (g *Gateway) gate(tx Tx, s *Session, act *Action, selfApproval bool, resp *Response, now time.Time) error {
+func (g *Gateway) gate(tx Tx, s *Session, act *Action, selfApproval bool, resp *Response, now time.Time, requested **Approval) error {
 	c := &s.Counters
 	prev, err := tx.ApprovalFor(s.ID, act.Digest)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -195,6 +200,7 @@ func (g *Gateway) gate(tx Tx, s *Session, act *Action, selfApproval bool, resp *
 		}
 	} else {
 		c.Gated++
+		*requested = ap
 	}
 	return tx.PutApproval(ap)
 }

@@ -21,14 +21,18 @@ type Config struct {
 	// Home is the directory "~" stands for in policies; the user's home
 	// when empty.
 	Home string
+	// OnApproval is called, after it is durably stored, with each approval
+	// a gate requests whose gate names a webhook.
+	OnApproval func(*Approval)
 }
 
 // Gateway evaluates actions for sessions kept in a Store. It is safe for
 // concurrent use, also by several processes sharing one store.
 type Gateway struct {
-	store Store
-	now   func() time.Time
-	home  string
+	store      Store
+	now        func() time.Time
+	home       string
+	onApproval func(*Approval)
 
 	mu      sync.Mutex
 	engines map[string]*engine.Engine // by policy digest and root
@@ -36,7 +40,7 @@ type Gateway struct {
 
 // New returns a Gateway over cfg.Store.
 func New(cfg Config) *Gateway {
-	g := &Gateway{store: cfg.Store, now: cfg.Now, home: cfg.Home, engines: map[string]*engine.Engine{}}
+	g := &Gateway{store: cfg.Store, now: cfg.Now, home: cfg.Home, onApproval: cfg.OnApproval, engines: map[string]*engine.Engine{}}
 	if g.now == nil {
 		g.now = time.Now
 	}

@@ -184,6 +184,7 @@ func (s *server) table() []route {
 		{pattern: "GET /v1/sessions/{id}/ledger", style: styleV1, access: anyRole, fn: s.v1Ledger},
 		{pattern: "GET /v1/ledger/checkpoint", style: styleV1, access: anyRole, fn: s.v1Checkpoint},
 		{pattern: "GET /v1/ledger/proof", style: styleV1, access: anyRole, fn: s.v1Proof},
+		{pattern: "POST /v1/webhooks/approvals/{id}", style: styleV1, access: public, fn: s.v1WebhookCallback},
 		{pattern: "GET /healthz", style: styleV1, access: public, fn: s.v1Healthz},
 		{pattern: "GET /metrics", style: styleV1, access: adminRole, raw: s.metrics.handler()},
 		{pattern: "GET /openapi.json", style: styleV1, access: public, raw: http.HandlerFunc(serveOpenAPI)},

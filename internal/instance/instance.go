@@ -29,8 +29,9 @@ type Instance struct {
 // Open opens the database at path (DefaultDB when empty; sqlite.MemoryPath
 // for a database that lives only in this process). The ledger signing key
 // is kept beside the database in signing.key, created on first use; an
-// in-memory database gets a key that lives as long as it.
-func Open(ctx context.Context, path string) (*Instance, error) {
+// in-memory database gets a key that lives as long as it. onApproval, if
+// not nil, receives each approval requested by a gate with a webhook.
+func Open(ctx context.Context, path string, onApproval func(*gateway.Approval)) (*Instance, error) {
 	if path == "" {
 		path = DefaultDB
 	}
@@ -52,7 +53,7 @@ func Open(ctx context.Context, path string) (*Instance, error) {
 	l := ledger.New(sqlite.NewLedgerStore(db), signer, ledger.Options{})
 	return &Instance{
 		DB: db, Ledger: l, Dir: dir,
-		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l)}),
+		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: onApproval}),
 		Tokens:  sqlite.NewTokenStore(db),
 	}, nil
 }

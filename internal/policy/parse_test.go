@@ -185,6 +185,10 @@ func TestStrictness(t *testing.T) {
 			[]string{`unknown key "base"`, `merge keys (<<) are not supported`}},
 		{"list at top", "- a\n- b\n",
 			[]string{`a policy must be a mapping`, `got a list`}},
+		{"webhook gate without webhook", "name: x\ncapabilities: [{tool: a, scope: {}}]\ngates: [{action: a, approval: webhook}]\n",
+			[]string{`a webhook gate needs webhook:`}},
+		{"bad webhook", "name: x\ncapabilities: [{tool: a, scope: {}}]\ngates: [{action: a, approval: webhook, webhook: {url: 'ftp://x', secret_env: 'A*', format: xml}}]\n",
+			[]string{`invalid webhook URL "ftp://x"`, `"A*" is not an environment variable name`, `unknown format "xml"`}},
 		{"escalation kind", "name: x\ncapabilities: [{tool: a, scope: {}}]\nsession: {escalation: [{after_actions: 5, require: coffee}]}\n",
 			[]string{`unknown requirement "coffee"`}},
 	} {

@@ -74,6 +74,16 @@ type Gate struct {
 	Timeout      Duration `yaml:"timeout" json:"timeout,omitempty" jsonschema:"how long a pending gate waits, e.g. 10m"`
 	ApprovalTTL  Duration `yaml:"approval_ttl" json:"approval_ttl,omitempty" jsonschema:"how long an approval stays usable, e.g. 1h"`
 	When         string   `yaml:"when" json:"when,omitempty" jsonschema:"CEL expression over tool, input and session; the gate applies only when it is true"`
+	Webhook      *Webhook `yaml:"webhook" json:"webhook,omitempty" jsonschema:"notify this URL of each approval the gate requests; for webhook gates, its signed callbacks vote"`
+}
+
+// Webhook is where a gate announces its approval requests. Requests are
+// signed with HMAC-SHA256 using the secret in the named environment
+// variable, and so must be the callbacks that answer them.
+type Webhook struct {
+	URL       string `yaml:"url" json:"url" policy:"required" jsonschema:"http or https URL that receives each approval request"`
+	SecretEnv string `yaml:"secret_env" json:"secret_env" policy:"required" jsonschema:"environment variable holding the HMAC secret"`
+	Format    string `yaml:"format" json:"format,omitempty" jsonschema:"json (default) or slack"`
 }
 
 // Duration is a time span written like "90s", "10m", "2h" or "1d".

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -271,6 +272,20 @@ func validateGate(g *Gate, at string, capTools map[string]bool, r *report) {
 		r.warnf(at+".approval", "an auto gate approves itself; min_approvals and approvers have no effect")
 	}
 	validateCEL(g.When, at+".when", r)
+	switch w := g.Webhook; {
+	case w == nil && g.Approval == "webhook":
+		r.errorf(at+".approval", "a webhook gate needs webhook: {url: https://…, secret_env: NAME} to send its requests to")
+	case w != nil:
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			r.errorf(at+".webhook.url", "invalid webhook URL %q; write http:// or https:// and a host", w.URL)
+		}
+		if !envNameRE.MatchString(w.SecretEnv) || strings.Contains(w.SecretEnv, "*") {
+			r.errorf(at+".webhook.secret_env", "%q is not an environment variable name", w.SecretEnv)
+		}
+		if w.Format != "" && w.Format != "json" && w.Format != "slack" {
+			r.errorf(at+".webhook.format", "unknown format %q; use json or slack", w.Format)
+		}
+	}
 }
 
 // ConditionMethods parses a gate condition written as HTTP methods

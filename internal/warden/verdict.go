@@ -39,6 +39,16 @@ type GateRequirement struct {
 	Approvers    []string      `json:"approvers,omitempty"`
 	Timeout      time.Duration `json:"timeout,omitempty"`
 	ApprovalTTL  time.Duration `json:"approval_ttl,omitempty"`
+	// Webhook is where the gate announces its approval requests, if anywhere.
+	Webhook *WebhookTarget `json:"webhook,omitempty"`
+}
+
+// A WebhookTarget receives a gate's approval requests, signed with the
+// secret held in the environment variable SecretEnv.
+type WebhookTarget struct {
+	URL       string `json:"url"`
+	SecretEnv string `json:"secret_env"`
+	Format    string `json:"format,omitempty"`
 }
 
 // A Step is one line of an evaluation trace.
