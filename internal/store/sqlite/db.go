@@ -50,6 +50,8 @@ type DB struct {
 	path  string
 	write *sql.DB // exactly one connection; every transaction is BEGIN IMMEDIATE
 	read  *sql.DB // mode=ro; the same *sql.DB as write for an in-memory database
+	// stmts are the hot queries, prepared on the writer connection.
+	stmts map[string]*sql.Stmt
 }
 
 // Open opens the database at path, creating the parent directory (0700) and
@@ -95,6 +97,7 @@ func open(ctx context.Context, path string, opts *Options) (*DB, error) {
 			db.Close()
 			return nil, err
 		}
+		db.prepare(ctx)
 		return db, nil
 	}
 
@@ -138,12 +141,16 @@ func open(ctx context.Context, path string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.read = r
+	db.prepare(ctx)
 	return db, nil
 }
 
 // Close closes both pools. It waits for queries in progress to finish.
 func (db *DB) Close() error {
 	var errs []error
+	for _, st := range db.stmts {
+		st.Close()
+	}
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
@@ -162,12 +169,12 @@ func (db *DB) Path() string { return db.path }
 // update runs fn in a write transaction, which holds the write lock from its
 // start, and commits it; with synchronous=FULL the commit returns once the
 // WAL is fsynced.
-func (db *DB) update(ctx context.Context, fn func(*sql.Tx) error) error {
+func (db *DB) update(ctx context.Context, fn func(wtx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(wtx{Tx: tx, stmts: db.stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -27,11 +27,6 @@ type GatewayStore struct {
 	mu      sync.Mutex
 	queue   []*gwOp
 	leading bool
-
-	// stmts holds the write path's statements, prepared once on the writer
-	// connection when the store is made (a transaction holds that only
-	// connection, so nothing can be prepared on it later).
-	stmts map[string]*sql.Stmt
 }
 
 // gwOp is one queued Update.
@@ -49,14 +44,7 @@ var _ gateway.Store = (*GatewayStore)(nil)
 // NewGatewayStore returns the gateway's store over db. Ledger entries are
 // built by l (its redaction and clock) against the transaction.
 func NewGatewayStore(db *DB, l *ledger.Ledger) *GatewayStore {
-	s := &GatewayStore{db: db, ledger: l, stmts: map[string]*sql.Stmt{}}
-	for _, q := range writeQueries {
-		// A statement that fails to prepare is prepared per transaction.
-		if st, err := db.write.Prepare(q); err == nil {
-			s.stmts[q] = st
-		}
-	}
-	return s
+	return &GatewayStore{db: db, ledger: l}
 }
 
 // The statements of the write path, in the order an evaluation runs them.
@@ -74,8 +62,6 @@ const (
 	qPutVote     = `INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qAddVote     = `INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?)`
 )
-
-var writeQueries = []string{qSession, qPutSession, qCountSince, qApprovalFor, qPutAction, qAction, qChangedFile, qApproval, qVotes, qPutApproval, qPutVote, qAddVote}
 
 // Update implements gateway.Store. The caller that finds no commit in
 // flight leads: it runs every queued operation in one transaction, then
@@ -117,7 +103,7 @@ func (s *GatewayStore) Update(ctx context.Context, fn func(gateway.Tx) error) er
 // checkpoint, or an export's own, covers their entries.
 func (s *GatewayStore) commit(batch []*gwOp) {
 	ended := false
-	err := s.db.update(context.WithoutCancel(batch[0].ctx), func(tx *sql.Tx) error {
+	err := s.db.update(context.WithoutCancel(batch[0].ctx), func(tx wtx) error {
 		var records []ledger.Record
 		for i, op := range batch {
 			if op.err = op.ctx.Err(); op.err != nil {
@@ -127,7 +113,7 @@ func (s *GatewayStore) commit(batch []*gwOp) {
 			if _, err := tx.ExecContext(op.ctx, "SAVEPOINT "+sp); err != nil {
 				return err
 			}
-			op.tx = &gwTx{ctx: op.ctx, q: tx, store: s}
+			op.tx = &gwTx{ctx: op.ctx, q: tx}
 			op.err = run(op.fn, op.tx)
 			if op.err != nil {
 				if _, err := tx.ExecContext(op.ctx, "ROLLBACK TO "+sp); err != nil {
@@ -189,37 +175,17 @@ func (s *GatewayStore) View(ctx context.Context, fn func(gateway.Tx) error) erro
 // gwTx is one transaction of the gateway.
 type gwTx struct {
 	ctx      context.Context
-	q        *sql.Tx
-	store    *GatewayStore // set for write transactions: its statements are reused
+	q        txQuerier
 	readOnly bool
 	records  []ledger.Record
 }
 
-// stmt returns query bound to this transaction: one of the statements
-// prepared when the store was made, or, for any other, prepared now.
-func (t *gwTx) stmt(query string) (*sql.Stmt, error) {
-	if t.store != nil {
-		if st, ok := t.store.stmts[query]; ok {
-			return t.q.StmtContext(t.ctx, st), nil
-		}
-	}
-	return t.q.PrepareContext(t.ctx, query)
-}
-
-func (t *gwTx) queryRow(query string, args ...any) *sql.Row {
-	st, err := t.stmt(query)
-	if err != nil {
-		return t.q.QueryRowContext(t.ctx, query, args...)
-	}
-	return st.QueryRowContext(t.ctx, args...)
-}
-
-func (t *gwTx) query(query string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(t.ctx, args...)
+// txQuerier is a write transaction (wtx, with prepared statements) or a
+// read transaction.
+type txQuerier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
 var errReadOnly = errors.New("write in a read-only gateway transaction")
@@ -227,6 +193,14 @@ var errReadOnly = errors.New("write in a read-only gateway transaction")
 // timeText formats t at fixed width, so that text order is time order.
 func timeText(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
+}
+
+func (t *gwTx) queryRow(query string, args ...any) *sql.Row {
+	return t.q.QueryRowContext(t.ctx, query, args...)
+}
+
+func (t *gwTx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.q.QueryContext(t.ctx, query, args...)
 }
 
 func (t *gwTx) get(query string, out any, args ...any) error {
@@ -244,11 +218,7 @@ func (t *gwTx) exec(query string, args ...any) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	st, err := t.stmt(query)
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(t.ctx, args...)
+	_, err := t.q.ExecContext(t.ctx, query, args...)
 	return err
 }
 
@@ -330,11 +300,7 @@ func (t *gwTx) AddChangedFile(sessionID, path string) (bool, error) {
 	if t.readOnly {
 		return false, errReadOnly
 	}
-	st, err := t.stmt(qChangedFile)
-	if err != nil {
-		return false, err
-	}
-	res, err := st.ExecContext(t.ctx, sessionID, path)
+	res, err := t.q.ExecContext(t.ctx, qChangedFile, sessionID, path)
 	if err != nil {
 		return false, err
 	}

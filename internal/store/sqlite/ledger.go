@@ -50,7 +50,7 @@ func (s *LedgerStore) Append(ctx context.Context, entries []ledger.Entry, hashes
 		}
 		return nil
 	}
-	err := s.db.update(ctx, func(tx *sql.Tx) error {
+	err := s.db.update(ctx, func(tx wtx) error {
 		return appendEntries(ctx, tx, entries, hashes)
 	})
 	if err != nil {
@@ -61,12 +61,12 @@ func (s *LedgerStore) Append(ctx context.Context, entries []ledger.Entry, hashes
 
 // appendEntries checks and inserts a batch inside tx, which must hold the
 // write lock.
-func appendEntries(ctx context.Context, tx *sql.Tx, entries []ledger.Entry, hashes []ledger.StoredHash) error {
+func appendEntries(ctx context.Context, tx wtx, entries []ledger.Entry, hashes []ledger.StoredHash) error {
 	size, err := treeSize(ctx, tx)
 	if err != nil {
 		return err
 	}
-	hashCount, err := count(ctx, tx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_hashes")
+	hashCount, err := count(ctx, tx, qHashCount)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func appendEntries(ctx context.Context, tx *sql.Tx, entries []ledger.Entry, hash
 		h, ok := heads[e.SessionID]
 		if !ok {
 			h = link{0, ledger.Genesis}
-			err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM ledger_entries WHERE session_id = ? ORDER BY seq DESC LIMIT 1",
+			err := tx.QueryRowContext(ctx, qSessionHead,
 				e.SessionID).Scan(&h.seq, &h.hash)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("read head of session %q: %w", e.SessionID, err)
@@ -153,25 +153,14 @@ func appendEntries(ctx context.Context, tx *sql.Tx, entries []ledger.Entry, hash
 		}
 	}
 
-	insEntry, err := tx.PrepareContext(ctx, `INSERT INTO ledger_entries
-		(idx, session_id, seq, ts, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer insEntry.Close()
 	for i := range entries {
 		e := &entries[i]
-		if _, err := insEntry.ExecContext(ctx, e.Index, e.SessionID, e.Seq, e.TS, e.Type, string(e.Data), e.Prev, e.Hash); err != nil {
+		if _, err := tx.ExecContext(ctx, qInsEntry, e.Index, e.SessionID, e.Seq, e.TS, e.Type, string(e.Data), e.Prev, e.Hash); err != nil {
 			return fmt.Errorf("insert entry %d: %w", e.Index, err)
 		}
 	}
-	insHash, err := tx.PrepareContext(ctx, "INSERT INTO ledger_hashes (idx, hash) VALUES (?, ?)")
-	if err != nil {
-		return err
-	}
-	defer insHash.Close()
 	for _, h := range hashes {
-		if _, err := insHash.ExecContext(ctx, h.Index, h.Hash[:]); err != nil {
+		if _, err := tx.ExecContext(ctx, qInsHash, h.Index, h.Hash[:]); err != nil {
 			return fmt.Errorf("insert stored hash %d: %w", h.Index, err)
 		}
 	}
@@ -203,8 +192,7 @@ func readHashes(ctx context.Context, q querier, indexes []int64) ([]tlog.Hash, e
 		list = strconv.AppendInt(list, x, 10)
 	}
 	list = append(list, ']')
-	rows, err := q.QueryContext(ctx, `SELECT h.idx, h.hash FROM ledger_hashes AS h
-		WHERE h.idx IN (SELECT value FROM json_each(?))`, string(list))
+	rows, err := q.QueryContext(ctx, qReadHashes, string(list))
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +236,7 @@ func (s *LedgerStore) TreeSize(ctx context.Context) (int64, error) {
 // treeSize counts entries by the largest index, which the primary key finds
 // without a scan; Append keeps indexes dense from 0.
 func treeSize(ctx context.Context, q querier) (int64, error) {
-	return count(ctx, q, "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries")
+	return count(ctx, q, qTreeSize)
 }
 
 func count(ctx context.Context, q querier, query string) (int64, error) {
@@ -260,6 +248,17 @@ func count(ctx context.Context, q querier, query string) (int64, error) {
 }
 
 const entryColumns = "idx, session_id, seq, ts, type, data, prev, hash"
+
+// The ledger's hot queries (see hotQueries).
+const (
+	qTreeSize    = "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries"
+	qHashCount   = "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_hashes"
+	qSessionHead = "SELECT seq, hash FROM ledger_entries WHERE session_id = ? ORDER BY seq DESC LIMIT 1"
+	qInsEntry    = "INSERT INTO ledger_entries (idx, session_id, seq, ts, type, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	qInsHash     = "INSERT INTO ledger_hashes (idx, hash) VALUES (?, ?)"
+	qReadHashes  = "SELECT h.idx, h.hash FROM ledger_hashes AS h WHERE h.idx IN (SELECT value FROM json_each(?))"
+	qHeadEntry   = "SELECT " + entryColumns + " FROM ledger_entries WHERE session_id = ? ORDER BY seq DESC LIMIT 1"
+)
 
 func scanEntry(sc interface{ Scan(...any) error }) (ledger.Entry, error) {
 	var e ledger.Entry
@@ -278,8 +277,7 @@ func (s *LedgerStore) Head(ctx context.Context, sessionID string) (ledger.Entry,
 }
 
 func head(ctx context.Context, q querier, sessionID string) (ledger.Entry, bool, error) {
-	e, err := scanEntry(q.QueryRowContext(ctx, "SELECT "+entryColumns+
-		" FROM ledger_entries WHERE session_id = ? ORDER BY seq DESC LIMIT 1", sessionID))
+	e, err := scanEntry(q.QueryRowContext(ctx, qHeadEntry, sessionID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.Entry{}, false, nil
 	}
@@ -346,7 +344,7 @@ func entryAt(ctx context.Context, q querier, index int64) (ledger.Entry, error) 
 // error wrapping ledger.ErrInvalid, a checkpoint whose size is not in
 // 1..TreeSize or whose root is not the root of the stored tree of that size.
 func (s *LedgerStore) SaveCheckpoint(ctx context.Context, c ledger.Checkpoint) error {
-	err := s.db.update(ctx, func(tx *sql.Tx) error {
+	err := s.db.update(ctx, func(tx wtx) error {
 		size, err := treeSize(ctx, tx)
 		if err != nil {
 			return err

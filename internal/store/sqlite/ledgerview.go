@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -30,7 +29,7 @@ func (s *LedgerStore) AppendFunc(ctx context.Context, build func(view ledger.Sto
 	var buildErr error
 	var n int
 	var first int64
-	err := s.db.update(ctx, func(tx *sql.Tx) error {
+	err := s.db.update(ctx, func(tx wtx) error {
 		entries, hashes, err := build(ledgerView{tx})
 		if err != nil {
 			buildErr = err
@@ -58,7 +57,7 @@ func (s *LedgerStore) AppendFunc(ctx context.Context, build func(view ledger.Sto
 
 // ledgerView is the ledger as seen by a write transaction.
 type ledgerView struct {
-	tx *sql.Tx
+	tx wtx
 }
 
 var _ ledger.Store = ledgerView{}

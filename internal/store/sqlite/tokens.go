@@ -25,7 +25,7 @@ func (s *TokenStore) Put(ctx context.Context, t auth.Token) error {
 	if err != nil {
 		return err
 	}
-	return s.db.update(ctx, func(tx *sql.Tx) error {
+	return s.db.update(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, body) VALUES (?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, body = excluded.body`, t.ID, t.Hash, string(body))
 		return err
@@ -95,7 +95,7 @@ func (s *TokenStore) List(ctx context.Context) ([]auth.Token, error) {
 
 // Revoke implements auth.Store.
 func (s *TokenStore) Revoke(ctx context.Context, id string) error {
-	return s.db.update(ctx, func(tx *sql.Tx) error {
+	return s.db.update(ctx, func(tx wtx) error {
 		var body string
 		err := tx.QueryRowContext(ctx, `SELECT body FROM tokens WHERE id = ?`, id).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
