@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -28,20 +29,33 @@ func (f *localFlags) register(cmd *cobra.Command, identity bool) {
 
 func newPendingCmd(s Streams) *cobra.Command {
 	f := &localFlags{}
+	rf := &remoteFlags{}
 	var session string
 	cmd := &cobra.Command{
 		Use:   "pending",
 		Short: "List approvals waiting for a decision",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, err := openInstance(cmd.Context(), f.db)
-			if err != nil {
+			var list []*gateway.Approval
+			if c, err := rf.client(); err != nil {
 				return err
-			}
-			defer in.Close()
-			list, err := in.Gateway.Pending(cmd.Context(), session)
-			if err != nil {
-				return err
+			} else if c != nil {
+				var page struct {
+					Approvals []*gateway.Approval `json:"approvals"`
+				}
+				if err := c.do(cmd.Context(), "GET", "/v1/approvals?session="+url.QueryEscape(session), nil, &page); err != nil {
+					return err
+				}
+				list = page.Approvals
+			} else {
+				in, err := openInstance(cmd.Context(), f.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				if list, err = in.Gateway.Pending(cmd.Context(), session); err != nil {
+					return err
+				}
 			}
 			if f.json {
 				return writeJSON(s, list)
@@ -64,6 +78,7 @@ func newPendingCmd(s Streams) *cobra.Command {
 		},
 	}
 	f.register(cmd, false)
+	rf.register(cmd)
 	cmd.Flags().StringVar(&session, "session", "", "only this session's approvals")
 	return cmd
 }
@@ -83,6 +98,7 @@ func writeJSON(s Streams, v any) error {
 
 func newApproveCmd(s Streams) *cobra.Command {
 	f := &localFlags{}
+	rf := &remoteFlags{}
 	var comment string
 	var forSession bool
 	var groups []string
@@ -94,15 +110,24 @@ required number of distinct approvers is reached, the identical call,
 retried by the agent, runs (once, unless --for-session).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := openInstance(cmd.Context(), f.db)
-			if err != nil {
+			var a *gateway.Approval
+			if c, err := rf.client(); err != nil {
 				return err
-			}
-			defer in.Close()
-			who := gateway.Approver{ID: localIdentity(f.as), Groups: groups}
-			a, err := in.Gateway.Approve(cmd.Context(), args[0], who, gateway.ApproveOptions{Comment: comment, ForSession: forSession})
-			if err != nil {
-				return err
+			} else if c != nil {
+				// The server knows who the token is; --as does not apply.
+				if err := c.do(cmd.Context(), "POST", "/v1/approvals/"+url.PathEscape(args[0])+"/approve", map[string]any{"comment": comment, "for_session": forSession}, &a); err != nil {
+					return err
+				}
+			} else {
+				in, err := openInstance(cmd.Context(), f.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				who := gateway.Approver{ID: localIdentity(f.as), Groups: groups}
+				if a, err = in.Gateway.Approve(cmd.Context(), args[0], who, gateway.ApproveOptions{Comment: comment, ForSession: forSession}); err != nil {
+					return err
+				}
 			}
 			if f.json {
 				return writeJSON(s, a)
@@ -110,12 +135,13 @@ retried by the agent, runs (once, unless --for-session).`,
 			if a.State == gateway.Approved {
 				fmt.Fprintf(s.Out, "Approved %s (%s): the agent's identical call will now run.\n", a.ID, voters(a))
 			} else {
-				fmt.Fprintf(s.Out, "Recorded your approval of %s as %s: %d of %d approvals.\n", a.ID, who.ID, len(a.Votes), a.Requirement.MinApprovals)
+				fmt.Fprintf(s.Out, "Recorded your approval of %s: %d of %d approvals.\n", a.ID, len(a.Votes), a.Requirement.MinApprovals)
 			}
 			return nil
 		},
 	}
 	f.register(cmd, true)
+	rf.register(cmd)
 	cmd.Flags().StringVar(&comment, "comment", "", "a comment recorded with the approval")
 	cmd.Flags().BoolVar(&forSession, "for-session", false, "allow the identical call for the rest of the session, not once")
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "groups you approve for (for group:<name> approvers)")
@@ -132,6 +158,7 @@ func voters(a *gateway.Approval) string {
 
 func newRejectCmd(s Streams) *cobra.Command {
 	f := &localFlags{}
+	rf := &remoteFlags{}
 	var reason string
 	var groups []string
 	cmd := &cobra.Command{
@@ -142,14 +169,22 @@ func newRejectCmd(s Streams) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return usagef("--reason is required: say why, so the agent and the ledger know")
 			}
-			in, err := openInstance(cmd.Context(), f.db)
-			if err != nil {
+			var a *gateway.Approval
+			if c, err := rf.client(); err != nil {
 				return err
-			}
-			defer in.Close()
-			a, err := in.Gateway.Reject(cmd.Context(), args[0], gateway.Approver{ID: localIdentity(f.as), Groups: groups}, reason)
-			if err != nil {
-				return err
+			} else if c != nil {
+				if err := c.do(cmd.Context(), "POST", "/v1/approvals/"+url.PathEscape(args[0])+"/reject", map[string]any{"reason": reason}, &a); err != nil {
+					return err
+				}
+			} else {
+				in, err := openInstance(cmd.Context(), f.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				if a, err = in.Gateway.Reject(cmd.Context(), args[0], gateway.Approver{ID: localIdentity(f.as), Groups: groups}, reason); err != nil {
+					return err
+				}
 			}
 			if f.json {
 				return writeJSON(s, a)
@@ -159,6 +194,7 @@ func newRejectCmd(s Streams) *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	rf.register(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "groups you decide for (for group:<name> approvers)")
 	return cmd

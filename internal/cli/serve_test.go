@@ -134,9 +134,31 @@ forbidden:
 	if r := evaluate("file:delete", "src/old.ts"); r["decision"] != "gate" {
 		t.Fatalf("an approval is used once: %v", r)
 	}
+	// The same, against the server: an approver token, --server.
+	text, code = run(t, "token", "create", "--name", "bob", "--role", "approver")
+	if code != ExitOK {
+		t.Fatalf("token create: %d %s", code, text)
+	}
+	bob := strings.TrimSpace(text[strings.LastIndex(strings.TrimSpace(text), "\n")+1:])
+	gated2 := evaluate("file:delete", "src/older.ts")
+	id2, _ := gated2["approvalId"].(string)
+	text, code = run(t, "pending", "--server", base, "--token", bob)
+	if code != ExitOK || !strings.Contains(text, id2) {
+		t.Fatalf("pending --server: %d\n%s", code, text)
+	}
+	if text, code := run(t, "approve", id2, "--server", base, "--token", "wdn_not-a-token"); code != ExitFailure || !strings.Contains(text, "UNAUTHORIZED") && !strings.Contains(strings.ToLower(text), "token") {
+		t.Fatalf("a bad token: %d\n%s", code, text)
+	}
+	if text, code := run(t, "approve", id2, "--server", base, "--token", bob); code != ExitOK || !strings.Contains(text, "Approved") {
+		t.Fatalf("approve --server: %d\n%s", code, text)
+	}
+	if r := evaluate("file:delete", "src/older.ts"); r["decision"] != "allow" {
+		t.Fatalf("approved through the server: %v", r)
+	}
+
 	rep := call(string(admin), "GET", "/v1/sessions/"+sid+"/report", nil)
 	data, _ := rep["data"].(map[string]any)
-	if data == nil || data["approved"] != float64(1) || data["denied"] != float64(1) || data["gated"] != float64(2) {
+	if data == nil || data["approved"] != float64(2) || data["denied"] != float64(1) || data["gated"] != float64(3) {
 		t.Fatalf("report: %v", rep)
 	}
 
@@ -150,7 +172,7 @@ forbidden:
 		t.Fatalf("verify: %d\n%s", code, text)
 	}
 	text, code = run(t, "report", "--session", sid)
-	if code != ExitOK || !strings.Contains(text, "actions evaluated 4") || !strings.Contains(text, "gates requested 2") {
+	if code != ExitOK || !strings.Contains(text, "actions evaluated 6") || !strings.Contains(text, "gates requested 3") {
 		t.Fatalf("report: %d\n%s", code, text)
 	}
 	if text, code := run(t, "ledger", "checkpoint"); code != ExitOK || !strings.Contains(text, "warden") {
