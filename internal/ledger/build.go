@@ -9,6 +9,8 @@ import "context"
 // processes never make a batch conflict.
 type BuildingStore interface {
 	Store
+	// AppendFunc builds a batch from view inside a write transaction and
+	// appends it in that same transaction.
 	AppendFunc(ctx context.Context, build func(view Store) ([]Entry, []StoredHash, error)) error
 }
 
