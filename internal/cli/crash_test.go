@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,37 +28,9 @@ func TestServeCrashSafety(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Chdir(dir)
-	bin := filepath.Join(dir, "bin")
-	os.Mkdir(bin, 0o755)
-	// testscript.Main (TestMain) runs the test binary as warden under that name.
-	if err := os.Symlink(os.Args[0], filepath.Join(bin, "warden")); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, "warden"), "serve", "--addr", addr)
-		cmd.Dir = dir
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatal("the server did not start")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	warden := serverBin(t, dir)
+	addr := freeAddr(t)
+	start := func() *exec.Cmd { return runServer(t, warden, dir, addr) }
 	server := start()
 	admin, err := os.ReadFile(filepath.Join(".warden", "admin.token"))
 	if err != nil {

@@ -18,37 +18,57 @@ import (
 	"time"
 )
 
-// startServer runs warden serve (this test binary, under the name warden)
-// on SQLite in dir, and returns its address, its admin token and the
-// process.
-func startServer(tb testing.TB, dir string) (string, string, *exec.Cmd) {
+// serverBin makes the test binary runnable as warden in dir/bin
+// (testscript.Main in TestMain runs it as warden under that name).
+func serverBin(tb testing.TB, dir string) string {
 	tb.Helper()
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
 	if err := os.Symlink(os.Args[0], filepath.Join(bin, "warden")); err != nil {
 		tb.Fatal(err)
 	}
+	return filepath.Join(bin, "warden")
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(filepath.Join(bin, "warden"), "serve", "--addr", addr)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runServer starts warden serve on addr with its database in dir and
+// returns once it answers.
+func runServer(tb testing.TB, warden, dir, addr string) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command(warden, "serve", "--addr", addr)
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
-			break
+			return cmd
 		}
 		if time.Now().After(deadline) {
+			cmd.Process.Kill()
 			tb.Fatal("the server did not start")
 		}
 	}
+}
+
+// startServer runs warden serve on SQLite in dir, stopped at the end of
+// the test, and returns its address, its admin token and the process.
+func startServer(tb testing.TB, dir string) (string, string, *exec.Cmd) {
+	tb.Helper()
+	addr := freeAddr(tb)
+	cmd := runServer(tb, serverBin(tb, dir), dir, addr)
+	tb.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	tok, err := os.ReadFile(filepath.Join(dir, ".warden", "admin.token"))
 	if err != nil {
 		tb.Fatal(err)
