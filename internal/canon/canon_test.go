@@ -389,3 +389,12 @@ func TestAppendJSNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestKindOf(t *testing.T) {
+	for in, want := range map[string]string{`{}`: "an object", `[1]`: "a list", `"x"`: "a string", `true`: "a boolean",
+		`false`: "a boolean", `null`: "null", `-1`: "a number", `7`: "a number", `<x>`: "text that is not JSON"} {
+		if got := KindOf(in[0]); got != want {
+			t.Errorf("KindOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

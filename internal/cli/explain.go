@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenhq/warden/internal/canon"
 	"github.com/wardenhq/warden/internal/engine"
 	"github.com/wardenhq/warden/internal/policy"
 	"github.com/wardenhq/warden/internal/warden"
@@ -132,7 +133,7 @@ func DecodeInput(data []byte) (map[string]any, error) {
 	if len(data) == 0 || data[0] != '{' {
 		kind := "nothing"
 		if len(data) > 0 {
-			kind = jsonKind(data[0])
+			kind = canon.KindOf(data[0])
 		}
 		return nil, warden.Errorf(warden.CodeInvalidInput, "--input must be a JSON object such as {\"path\": \"src/a.ts\"}, got %s", kind)
 	}
@@ -145,22 +146,6 @@ func DecodeInput(data []byte) (map[string]any, error) {
 		return nil, warden.Errorf(warden.CodeInvalidInput, "--input has data after the JSON object")
 	}
 	return m, nil
-}
-
-func jsonKind(c byte) string {
-	switch {
-	case c == '[':
-		return "a list"
-	case c == '"':
-		return "a string"
-	case c == 't' || c == 'f':
-		return "a boolean"
-	case c == 'n':
-		return "null"
-	case c == '-' || (c >= '0' && c <= '9'):
-		return "a number"
-	}
-	return "text that is not JSON"
 }
 
 func printVerdict(w io.Writer, v *warden.Verdict) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wardenhq/warden/internal/canon"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
@@ -54,7 +55,7 @@ func decode(r *http.Request, dst any, strict bool, mode bodyMode) error {
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if trimmed[0] != '{' {
-		return invalid("the request body must be a JSON object, e.g. %s; got %s", example(dst), jsonKind(trimmed[0]))
+		return invalid("the request body must be a JSON object, e.g. %s; got %s", example(dst), canon.KindOf(trimmed[0]))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if strict {
@@ -170,22 +171,6 @@ func jsonValueName(v string) string {
 		return v
 	}
 	return v
-}
-
-func jsonKind(c byte) string {
-	switch {
-	case c == '[':
-		return "a list"
-	case c == '"':
-		return "a string"
-	case c == 't' || c == 'f':
-		return "a boolean"
-	case c == 'n':
-		return "null"
-	case c == '-' || (c >= '0' && c <= '9'):
-		return "a number"
-	}
-	return "text that is not JSON"
 }
 
 // fieldNames lists the JSON names of a struct's fields.

@@ -363,15 +363,25 @@ func (s *server) detRecord(r *http.Request, p auth.Principal) (int, any, error) 
 	return http.StatusOK, map[string]any{"success": true}, nil
 }
 
-func (s *server) detApprove(r *http.Request, p auth.Principal) (int, any, error) {
+// detDecision reads a det-acp approve or reject body (a reject needs a
+// reason) and finds the approval its action asked for.
+func (s *server) detDecision(r *http.Request, needReason bool) (detDecideRequest, *gateway.Approval, error) {
 	var req detDecideRequest
 	if err := decode(r, &req, false, required); err != nil {
-		return 0, nil, err
+		return req, nil, err
 	}
 	if req.ActionID == "" {
-		return 0, nil, missing("actionId", req.example())
+		return req, nil, missing("actionId", req.example())
+	}
+	if needReason && strings.TrimSpace(req.Reason) == "" {
+		return req, nil, missing("reason", req.example())
 	}
 	a, err := s.gw.ApprovalForAction(r.Context(), r.PathValue("id"), req.ActionID)
+	return req, a, err
+}
+
+func (s *server) detApprove(r *http.Request, p auth.Principal) (int, any, error) {
+	req, a, err := s.detDecision(r, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -385,17 +395,7 @@ func (s *server) detApprove(r *http.Request, p auth.Principal) (int, any, error)
 }
 
 func (s *server) detReject(r *http.Request, p auth.Principal) (int, any, error) {
-	var req detDecideRequest
-	if err := decode(r, &req, false, required); err != nil {
-		return 0, nil, err
-	}
-	if req.ActionID == "" {
-		return 0, nil, missing("actionId", req.example())
-	}
-	if strings.TrimSpace(req.Reason) == "" {
-		return 0, nil, missing("reason", req.example())
-	}
-	a, err := s.gw.ApprovalForAction(r.Context(), r.PathValue("id"), req.ActionID)
+	req, a, err := s.detDecision(r, true)
 	if err != nil {
 		return 0, nil, err
 	}
