@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/wardenhq/warden"
 )
@@ -98,4 +100,51 @@ func ExampleEngine_Decide() {
 	v := e.Decide(warden.Action{Tool: "file:read", Input: map[string]any{"path": "./src/main.go"}})
 	fmt.Println(v.Decision, v.Rule)
 	// Output: allow capabilities[0]
+}
+
+// Executing: Warden runs allowed writes itself, keeps what each replaced,
+// and rolls the session back, newest first.
+func ExampleWarden_Execute() {
+	ctx := context.Background()
+	w, err := warden.Open(ctx, warden.Options{DB: warden.MemoryDB})
+	if err != nil {
+		panic(err)
+	}
+	defer w.Close()
+	root, _ := os.MkdirTemp("", "project")
+	defer os.RemoveAll(root)
+	os.WriteFile(filepath.Join(root, "notes.txt"), []byte("original\n"), 0o644)
+
+	s, err := w.NewSession(ctx, []byte(`
+name: writer
+capabilities:
+  - {tool: file:write, scope: {paths: ["./**"]}}
+forbidden:
+  - {pattern: "**/.env"}
+evidence: {require: [checksums, diffs]}
+`), root, nil)
+	if err != nil {
+		panic(err)
+	}
+	for _, text := range []string{"first\n", "second\n"} {
+		x, err := w.Execute(ctx, s.ID, "agent", warden.Action{Tool: "file:write", Input: map[string]any{"path": "notes.txt", "content": text}}, false)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(x.Decision, x.Executed, x.Result.Success)
+	}
+	x, _ := w.Execute(ctx, s.ID, "agent", warden.Action{Tool: "file:write", Input: map[string]any{"path": ".env", "content": "x"}}, false)
+	fmt.Println(x.Decision, x.Executed)
+
+	rep, err := w.Rollback(ctx, s.ID, "", "alice")
+	if err != nil {
+		panic(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(root, "notes.txt"))
+	fmt.Printf("rolled back %d: %q\n", rep.RolledBack, b)
+	// Output:
+	// allow true true
+	// allow true true
+	// deny false
+	// rolled back 2: "original\n"
 }

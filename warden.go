@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"github.com/wardenhq/warden/internal/engine"
+	"github.com/wardenhq/warden/internal/executor"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/instance"
 	"github.com/wardenhq/warden/internal/ledger"
@@ -47,6 +48,22 @@ type (
 	Policy = policy.Policy
 	// VerifyReport lists every check of a ledger verification.
 	VerifyReport = ledger.Report
+	// Advice is the policy's remediation advice for a failed result.
+	Advice = gateway.Advice
+	// Execution is the answer to Execute: the evaluation and the run.
+	Execution = gateway.Execution
+	// RollbackReport lists what a rollback undid.
+	RollbackReport = gateway.RollbackReport
+	// Adapter executes one kind of action: validate, dry run, execute and
+	// roll back. Register your own with Options.Adapters.
+	Adapter = executor.Adapter
+	// Env is what an Adapter executes in: the session's confined root,
+	// its policy and the backup store.
+	Env = executor.Env
+	// Plan is what a dry run reports.
+	Plan = executor.Plan
+	// Outcome is what an execution produced, with its undo record.
+	Outcome = executor.Outcome
 )
 
 // The decisions.
@@ -64,6 +81,10 @@ type Options struct {
 	// DB is the database file: ".warden/warden.db" when empty, MemoryDB for
 	// one in memory.
 	DB string
+	// Adapters execute kinds of action beyond the built-in ones (or
+	// instead of none: a kind registered twice is an error). They are
+	// governed exactly like the built-in ones.
+	Adapters []Adapter
 }
 
 // Warden is an open gateway. It is safe for concurrent use, and several
@@ -74,7 +95,7 @@ type Warden struct {
 
 // Open opens (creating if needed) a Warden database.
 func Open(ctx context.Context, opts Options) (*Warden, error) {
-	in, err := instance.Open(ctx, opts.DB, nil)
+	in, err := instance.Open(ctx, opts.DB, instance.Options{Adapters: opts.Adapters})
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +118,22 @@ func (w *Warden) Evaluate(ctx context.Context, sessionID, actor string, a Action
 	return w.in.Gateway.Evaluate(ctx, sessionID, a, gateway.EvaluateOptions{Actor: actor})
 }
 
-// Record records the result of an allowed action.
-func (w *Warden) Record(ctx context.Context, sessionID, actionID string, r Result) error {
+// Execute evaluates an action and, if it is allowed, runs it with the
+// executor for its kind and records the result, retrying as the policy's
+// remediation says. With dryRun it only evaluates and plans.
+func (w *Warden) Execute(ctx context.Context, sessionID, actor string, a Action, dryRun bool) (*Execution, error) {
+	return w.in.Gateway.Execute(ctx, sessionID, a, gateway.ExecuteOptions{Actor: actor, DryRun: dryRun})
+}
+
+// Rollback undoes what executors did in a session, newest first: one
+// action when actionID is set, otherwise all of them.
+func (w *Warden) Rollback(ctx context.Context, sessionID, actionID, actor string) (*RollbackReport, error) {
+	return w.in.Gateway.Rollback(ctx, sessionID, actionID, actor)
+}
+
+// Record records the result of an allowed action. For a failed result it
+// returns the policy's remediation advice, if a rule matches.
+func (w *Warden) Record(ctx context.Context, sessionID, actionID string, r Result) (*Advice, error) {
 	return w.in.Gateway.RecordResult(ctx, sessionID, actionID, r)
 }
 

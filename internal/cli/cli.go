@@ -130,6 +130,8 @@ against a declared policy and is allowed, denied, or held for approval.`,
 		newRejectCmd(s),
 		newTokenCmd(s),
 		newLedgerCmd(s),
+		newExecCmd(s),
+		newRollbackCmd(s),
 		newVersionCmd(s),
 	)
 	return root

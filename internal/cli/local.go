@@ -13,7 +13,7 @@ const DefaultDB = instance.DefaultDB
 
 // openInstance opens the local database (DefaultDB when path is empty).
 func openInstance(ctx context.Context, path string) (*instance.Instance, error) {
-	return instance.Open(ctx, path, nil)
+	return instance.Open(ctx, path, instance.Options{})
 }
 
 // localIdentity is who a local command acts as: --as, or the OS user.

@@ -28,6 +28,7 @@ type serveParams struct {
 	db        string
 	noAuth    bool
 	policyDir string
+	execRoot  string
 }
 
 func newServeCmd(s Streams) *cobra.Command {
@@ -54,6 +55,7 @@ says where. --no-auth is accepted on loopback addresses only.`,
 	f.StringVar(&p.db, "db", "", "database file (default "+DefaultDB+")")
 	f.BoolVar(&p.noAuth, "no-auth", false, "serve without tokens (loopback only)")
 	f.StringVar(&p.policyDir, "policy-dir", "", "a directory sessions may name policy files from (default: inline policies only)")
+	f.StringVar(&p.execRoot, "exec-root", "", "execute actions (POST /v1/sessions/{id}/execute) for sessions whose root is inside this directory (default: execute none)")
 	f.StringVar(&p.publicURL, "public-url", "", "the URL webhooks call back (default: http:// and the listen address)")
 	return cmd
 }
@@ -68,7 +70,7 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(s.Err, nil))
 	hook := &notify.Webhook{Logger: logger}
-	in, err := instance.Open(ctx, p.db, hook.Hook())
+	in, err := instance.Open(ctx, p.db, instance.Options{OnApproval: hook.Hook()})
 	if err != nil {
 		return err
 	}
@@ -79,7 +81,7 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 		}
 	}
 	handler, err := httpapi.New(httpapi.Config{
-		Gateway: in.Gateway, Tokens: in.Tokens, NoAuth: p.noAuth, PolicyDir: p.policyDir,
+		Gateway: in.Gateway, Tokens: in.Tokens, NoAuth: p.noAuth, PolicyDir: p.policyDir, ExecRoot: p.execRoot,
 		Logger: logger, Registry: prometheus.NewRegistry(), Version: Version, Ledger: in.Ledger,
 	})
 	if err != nil {

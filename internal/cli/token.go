@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -11,12 +13,22 @@ import (
 	"github.com/wardenhq/warden/internal/warden"
 )
 
+// issuedToken is a created token with its secret, as token create --json
+// prints it and POST /v1/tokens answers it.
+type issuedToken struct {
+	Secret string     `json:"secret"`
+	Token  auth.Token `json:"token"`
+}
+
 func newTokenCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Create, list and revoke API tokens",
+		Long: `Token manages the API's bearer tokens in the local database, or with
+--server URL on that server, with an admin token (--token or $WARDEN_TOKEN).`,
 	}
 	f := &localFlags{}
+	cf := &remoteFlags{}
 	var name, role string
 	var groups []string
 	create := &cobra.Command{
@@ -31,41 +43,69 @@ func newTokenCmd(s Streams) *cobra.Command {
 			if name == "" {
 				return usagef("--name is required: the identity the token acts as")
 			}
-			in, err := openInstance(cmd.Context(), f.db)
-			if err != nil {
+			var out issuedToken
+			if c, err := cf.client(); err != nil {
 				return err
-			}
-			defer in.Close()
-			secret, t, err := auth.Issue(cmd.Context(), in.Tokens, name, r, groups)
-			if err != nil {
-				return err
+			} else if c != nil {
+				if groups == nil {
+					groups = []string{}
+				}
+				if err := c.do(cmd.Context(), "POST", "/v1/tokens", map[string]any{"name": name, "role": role, "groups": groups}, &out); err != nil {
+					return err
+				}
+			} else {
+				in, err := openInstance(cmd.Context(), f.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				if out.Secret, out.Token, err = auth.Issue(cmd.Context(), in.Tokens, name, r, groups); err != nil {
+					return err
+				}
 			}
 			if f.json {
-				return writeJSON(s, map[string]any{"token": t, "secret": secret})
+				return writeJSON(s, out)
 			}
-			fmt.Fprintf(s.Out, "Token %s for %s (%s). Its secret, shown only now:\n%s\n", t.ID, t.Name, t.Role, secret)
+			fmt.Fprintf(s.Out, "Token %s for %s (%s). Its secret, shown only now:\n%s\n", out.Token.ID, out.Token.Name, out.Token.Role, out.Secret)
 			return nil
 		},
 	}
 	f.register(create, false)
+	cf.register(create)
 	create.Flags().StringVar(&name, "name", "", "the identity the token acts as")
 	create.Flags().StringVar(&role, "role", "", "agent, approver or admin")
 	create.Flags().StringSliceVar(&groups, "group", nil, "groups the identity belongs to")
 
 	lf := &localFlags{}
+	lrf := &remoteFlags{}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, err := openInstance(cmd.Context(), lf.db)
-			if err != nil {
+			var tokens []auth.Token
+			if c, err := lrf.client(); err != nil {
 				return err
+			} else if c != nil {
+				var page struct {
+					Tokens []auth.Token `json:"tokens"`
+				}
+				if err := c.do(cmd.Context(), "GET", "/v1/tokens", nil, &page); err != nil {
+					return err
+				}
+				tokens = page.Tokens
+			} else {
+				in, err := openInstance(cmd.Context(), lf.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				if tokens, err = in.Tokens.List(cmd.Context()); err != nil {
+					return err
+				}
 			}
-			defer in.Close()
-			tokens, err := in.Tokens.List(cmd.Context())
-			if err != nil {
-				return err
+			if tokens == nil {
+				tokens = []auth.Token{}
 			}
 			if lf.json {
 				return writeJSON(s, tokens)
@@ -79,29 +119,63 @@ func newTokenCmd(s Streams) *cobra.Command {
 		},
 	}
 	lf.register(list, false)
+	lrf.register(list)
 
 	rf := &localFlags{}
+	rrf := &remoteFlags{}
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := openInstance(cmd.Context(), rf.db)
-			if err != nil {
+			var t auth.Token
+			if c, err := rrf.client(); err != nil {
 				return err
-			}
-			defer in.Close()
-			if err := in.Tokens.Revoke(cmd.Context(), args[0]); err != nil {
-				if errors.Is(err, auth.ErrNotFound) {
-					return warden.Errorf(warden.CodeNotFound, "token %s not found; see warden token list", args[0])
+			} else if c != nil {
+				if err := c.do(cmd.Context(), "POST", "/v1/tokens/"+url.PathEscape(args[0])+"/revoke", nil, &t); err != nil {
+					return err
 				}
-				return err
+			} else {
+				in, err := openInstance(cmd.Context(), rf.db)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				if t, err = revokeToken(cmd.Context(), in.Tokens, args[0]); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(s.Out, "Revoked %s.\n", args[0])
+			if rf.json {
+				return writeJSON(s, t)
+			}
+			fmt.Fprintf(s.Out, "Revoked %s.\n", t.ID)
 			return nil
 		},
 	}
 	rf.register(revoke, false)
+	rrf.register(revoke)
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// revokeToken revokes the token with this ID in a local store and returns
+// it, revoked.
+func revokeToken(ctx context.Context, store auth.Store, id string) (auth.Token, error) {
+	notFound := warden.Errorf(warden.CodeNotFound, "token %s not found; see warden token list", id)
+	if err := store.Revoke(ctx, id); err != nil {
+		if errors.Is(err, auth.ErrNotFound) {
+			return auth.Token{}, notFound
+		}
+		return auth.Token{}, err
+	}
+	list, err := store.List(ctx)
+	if err != nil {
+		return auth.Token{}, err
+	}
+	for _, t := range list {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	return auth.Token{}, notFound
 }

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,47 +23,109 @@ import (
 const LocalSigningKey = ".warden/signing.key"
 
 type verifyParams struct {
-	file string
-	keys []string
-	json bool
+	file    string
+	session string
+	db      string
+	keys    []string
+	json    bool
+	remote  remoteFlags
 }
 
 func newVerifyCmd(s Streams) *cobra.Command {
 	p := &verifyParams{}
 	cmd := &cobra.Command{
-		Use:   "verify FILE",
+		Use:   "verify (FILE | --session ID)",
 		Short: "Verify a ledger export or a det-acp ledger file",
 		Long: `Verify checks a ledger file and reports every check at once: each entry's
 hash, the hash chain, for Warden exports the entry count against the
 signed trailer (a removed tail), the checkpoint's signature by a trusted
 key, and each entry's inclusion proof. det-acp ledger files are checked as
 det-acp hashed them, with what that format cannot prove listed as warnings.
+With --session, the session's export is made and checked at once, from the
+local database or, with --server URL, from that server.
 
 Trusted keys come from --key (a verifier key, or a file holding one); with
-none, the key of the local instance (` + LocalSigningKey + `) is trusted.
+none, the key of the local instance (` + LocalSigningKey + `) is trusted, or
+with --server the server's key.
 Exit status: 0 valid, 1 invalid.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			p.file = args[0]
-			return runVerify(p, s)
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				p.file = args[0]
+			}
+			return runVerify(cmd.Context(), p, s)
 		},
 	}
 	cmd.Flags().StringArrayVar(&p.keys, "key", nil, "a trusted verifier key (name+hash+base64) or a file holding one; repeatable")
 	cmd.Flags().BoolVar(&p.json, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&p.session, "session", "", "verify this session's ledger instead of a file")
+	cmd.Flags().StringVar(&p.db, "db", "", "database file for --session (default "+DefaultDB+")")
+	p.remote.register(cmd)
 	return cmd
 }
 
-func runVerify(p *verifyParams, s Streams) error {
-	f, err := os.Open(p.file)
-	if err != nil {
-		return warden.Errorf(warden.CodeNotFound, "%s: %v", p.file, err)
+func runVerify(ctx context.Context, p *verifyParams, s Streams) error {
+	if (p.file != "") == (p.session != "") {
+		return usagef("give either a ledger file or --session ID")
 	}
-	defer f.Close()
-	keys, err := trustedKeys(p.keys)
+	c, err := p.remote.client()
 	if err != nil {
 		return err
 	}
-	rep := ledger.Verify(f, ledger.VerifyOptions{Keys: keys})
+	// What to verify, what to call it, and the key that signs it when no
+	// --key is given (with none, that of the local instance's directory).
+	var (
+		src    io.Reader
+		label  = p.file
+		ownKey string
+	)
+	switch {
+	case p.file != "":
+		f, err := os.Open(p.file)
+		if err != nil {
+			return warden.Errorf(warden.CodeNotFound, "%s: %v", p.file, err)
+		}
+		defer f.Close()
+		src = f
+	case c != nil:
+		var buf bytes.Buffer
+		if err := c.download(ctx, "/v1/sessions/"+url.PathEscape(p.session)+"/ledger/export", &buf); err != nil {
+			return err
+		}
+		src, label = &buf, "session "+p.session
+	default:
+		in, err := openInstance(ctx, p.db)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		var buf bytes.Buffer
+		if err := in.Ledger.Export(ctx, &buf, p.session); err != nil {
+			return warden.Errorf(warden.CodeNotFound, "export session %s: %v", p.session, err)
+		}
+		src, label, ownKey = &buf, "session "+p.session, in.Ledger.Signer().VerifierKey()
+	}
+	keys, err := parseKeys(p.keys)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		switch {
+		case c != nil:
+			var cp checkpointInfo
+			if err := c.do(ctx, "GET", "/v1/ledger/checkpoint", nil, &cp); err != nil {
+				return fmt.Errorf("the server's verifier key: %w", err)
+			}
+			keys = []string{cp.VerifierKey}
+		case ownKey != "":
+			keys = []string{ownKey}
+		default:
+			if keys, err = localKeys(); err != nil {
+				return err
+			}
+		}
+	}
+	rep := ledger.Verify(src, ledger.VerifyOptions{Keys: keys})
 	if p.json {
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
@@ -71,7 +137,7 @@ func runVerify(p *verifyParams, s Streams) error {
 		if !rep.Valid {
 			status = "INVALID"
 		}
-		fmt.Fprintf(s.Out, "%s: %s %s, session %s, %d entries (seq %d-%d)\n", p.file, status, rep.Kind, rep.SessionID, rep.Entries, rep.FirstSeq, rep.LastSeq)
+		fmt.Fprintf(s.Out, "%s: %s %s, session %s, %d entries (seq %d-%d)\n", label, status, rep.Kind, rep.SessionID, rep.Entries, rep.FirstSeq, rep.LastSeq)
 		for _, c := range rep.Checks {
 			mark := "ok  "
 			if !c.OK {
@@ -93,9 +159,8 @@ func runVerify(p *verifyParams, s Streams) error {
 	return nil
 }
 
-// trustedKeys reads --key values (keys or files holding one), falling back
-// to the local instance's verifier key.
-func trustedKeys(args []string) ([]string, error) {
+// parseKeys reads --key values: verifier keys or files holding one.
+func parseKeys(args []string) ([]string, error) {
 	var keys []string
 	for _, a := range args {
 		key := a
@@ -111,16 +176,20 @@ func trustedKeys(args []string) ([]string, error) {
 		}
 		keys = append(keys, key)
 	}
-	if len(keys) == 0 {
-		if _, err := os.Stat(LocalSigningKey); err == nil {
-			signer, err := ledger.LoadOrCreateKey(LocalSigningKey, "warden")
-			if err != nil {
-				return nil, fmt.Errorf("local signing key %s: %w", filepath.Clean(LocalSigningKey), err)
-			}
-			keys = append(keys, signer.VerifierKey())
-		}
-	}
 	return keys, nil
+}
+
+// localKeys returns the verifier key of the instance in the working
+// directory, if it has one.
+func localKeys() ([]string, error) {
+	if _, err := os.Stat(LocalSigningKey); err != nil {
+		return nil, nil
+	}
+	signer, err := ledger.LoadOrCreateKey(LocalSigningKey, "warden")
+	if err != nil {
+		return nil, fmt.Errorf("local signing key %s: %w", filepath.Clean(LocalSigningKey), err)
+	}
+	return []string{signer.VerifierKey()}, nil
 }
 
 type reportParams struct {
@@ -128,6 +197,7 @@ type reportParams struct {
 	session string
 	db      string
 	json    bool
+	remote  remoteFlags
 }
 
 func newReportCmd(s Streams) *cobra.Command {
@@ -135,31 +205,51 @@ func newReportCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report (LEDGER.jsonl | --session ID)",
 		Short: "Summarise a session from its ledger",
-		Long:  "Report counts what a session did, from a Warden export or det-acp ledger file, or with --session from the local ledger.",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Report counts what a session did, from a Warden export or det-acp ledger
+file, or with --session from the local ledger or, with --server URL, from
+that server's.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (p.session != "") {
 				return usagef("give either a ledger file or --session ID")
 			}
-			if p.session != "" {
+			if p.session == "" {
+				if p.remote.server != "" {
+					return usagef("--server reports on a session of the server: give --session ID, not a file")
+				}
+				p.file = args[0]
+				return runReport(p, s)
+			}
+			var entries []ledger.Entry
+			if c, err := p.remote.client(); err != nil {
+				return err
+			} else if c != nil {
+				var page struct {
+					Entries []ledger.Entry `json:"entries"`
+				}
+				if err := c.do(cmd.Context(), "GET", "/v1/sessions/"+url.PathEscape(p.session)+"/ledger", nil, &page); err != nil {
+					return err
+				}
+				if entries = page.Entries; len(entries) == 0 {
+					return noEntries(p.session)
+				}
+			} else {
 				in, err := openInstance(cmd.Context(), p.db)
 				if err != nil {
 					return err
 				}
 				defer in.Close()
-				entries, err := ledgerEntries(in, cmd, p.session)
-				if err != nil {
+				if entries, err = ledgerEntries(in, cmd, p.session); err != nil {
 					return err
 				}
-				return printSummary(ledger.Summarize(entries), p.json, s)
 			}
-			p.file = args[0]
-			return runReport(p, s)
+			return printSummary(ledger.Summarize(entries), p.json, s)
 		},
 	}
 	cmd.Flags().BoolVar(&p.json, "json", false, "print the summary as JSON")
-	cmd.Flags().StringVar(&p.session, "session", "", "a session in the local ledger")
+	cmd.Flags().StringVar(&p.session, "session", "", "a session in the local ledger, or with --server the server's")
 	cmd.Flags().StringVar(&p.db, "db", "", "database file (default "+DefaultDB+")")
+	p.remote.register(cmd)
 	return cmd
 }
 

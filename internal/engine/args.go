@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wardenhq/warden/internal/canon"
 	"github.com/wardenhq/warden/internal/pathscope"
 	"github.com/wardenhq/warden/internal/shellcmd"
 	"github.com/wardenhq/warden/internal/urlscope"
@@ -78,7 +79,7 @@ func (a *args) values(input map[string]any, key string) ([]string, bool) {
 		for i, x := range t {
 			s, ok := x.(string)
 			if !ok || s == "" {
-				a.fail(key, "input.%s[%d] must be a non-empty string, got %s", key, i, typeName(x))
+				a.fail(key, "input.%s[%d] must be a non-empty string, got %s", key, i, canon.KindOfValue(x))
 				return nil, true
 			}
 			out = append(out, s)
@@ -87,26 +88,8 @@ func (a *args) values(input map[string]any, key string) ([]string, bool) {
 	case []string:
 		return t, true
 	}
-	a.fail(key, "input.%s must be a string or a list of strings, got %s", key, typeName(v))
+	a.fail(key, "input.%s must be a string or a list of strings, got %s", key, canon.KindOfValue(v))
 	return nil, true
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case float64, int, int64, float32, uint64:
-		return "a number"
-	case []any, []string:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // role is what an input argument carries.
@@ -225,11 +208,11 @@ func (e *Engine) extract(spec toolSpec, input map[string]any) *args {
 	if env, ok := input["env"]; ok && env != nil {
 		m, isMap := env.(map[string]any)
 		if !isMap {
-			a.fail("env", "input.env must be an object of NAME: value, got %s", typeName(env))
+			a.fail("env", "input.env must be an object of NAME: value, got %s", canon.KindOfValue(env))
 		}
 		for name, v := range m {
 			if _, ok := v.(string); !ok {
-				a.fail("env", "input.env.%s must be a string, got %s", name, typeName(v))
+				a.fail("env", "input.env.%s must be a string, got %s", name, canon.KindOfValue(v))
 			}
 			a.envSet = append(a.envSet, name)
 		}
@@ -244,7 +227,7 @@ func (e *Engine) extract(spec toolSpec, input map[string]any) *args {
 	if m, ok := input["method"]; ok && m != nil {
 		s, isStr := m.(string)
 		if !isStr || s == "" {
-			a.fail("method", "input.method must be an HTTP method such as \"GET\", got %s", typeName(m))
+			a.fail("method", "input.method must be an HTTP method such as \"GET\", got %s", canon.KindOfValue(m))
 		}
 		a.method = strings.ToUpper(s)
 	}
@@ -274,14 +257,20 @@ func (e *Engine) commandLine(key, v string, input map[string]any) (*shellcmd.Lin
 	if key == "command" {
 		if raw, ok := input["args"]; ok && raw != nil {
 			list, isList := raw.([]any)
+			if strs, ok := raw.([]string); ok {
+				list, isList = make([]any, len(strs)), true
+				for i, x := range strs {
+					list[i] = x
+				}
+			}
 			if !isList {
-				return nil, fmt.Errorf("input.args must be a list of strings, got %s", typeName(raw))
+				return nil, fmt.Errorf("input.args must be a list of strings, got %s", canon.KindOfValue(raw))
 			}
 			words := []string{shellQuote(v)}
 			for i, x := range list {
 				s, isStr := x.(string)
 				if !isStr {
-					return nil, fmt.Errorf("input.args[%d] must be a string, got %s", i, typeName(x))
+					return nil, fmt.Errorf("input.args[%d] must be a string, got %s", i, canon.KindOfValue(x))
 				}
 				words = append(words, shellQuote(s))
 			}

@@ -145,10 +145,10 @@ func (su suite) testRuntimeAndSessionSuites(t *testing.T) {
 	if r := eval(t, g, s.ID, "command:run", "command", "rm -rf /tmp"); r.Decision != warden.Deny {
 		t.Fatalf("forbidden command: %+v", r)
 	}
-	if err := g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true, Output: "hello"}); err != nil {
+	if _, err := g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true, Output: "hello"}); err != nil {
 		t.Fatal(err)
 	}
-	err := g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true})
+	_, err := g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true})
 	wantCode(t, err, warden.CodeConflict) // session suite 6: a second result
 	w := eval(t, g, s.ID, "file:write", "path", "/data/out/b.txt")
 	if w.Decision != warden.Allow {
@@ -173,7 +173,7 @@ func (su suite) testRuntimeAndSessionSuites(t *testing.T) {
 	wantCode(t, err, warden.CodeInvalidState)
 	_, err = g.Terminate(ctx, s.ID, "again")
 	wantCode(t, err, warden.CodeInvalidState)
-	err = g.RecordResult(ctx, s.ID, w.ActionID, Result{Success: true})
+	_, err = g.RecordResult(ctx, s.ID, w.ActionID, Result{Success: true})
 	wantCode(t, err, warden.CodeInvalidState)
 
 	create(t, g, suitePolicy)
@@ -206,13 +206,13 @@ func (su suite) testResultOnlyForAllowed(t *testing.T) {
 	g, _, _ := su.newGateway(t)
 	s := create(t, g, suitePolicy+"gates: [{action: file:write, approval: human}]\n")
 	d := eval(t, g, s.ID, "file:read", "path", "/etc/passwd")
-	wantCode(t, g.RecordResult(ctx, s.ID, d.ActionID, Result{Success: true}), warden.CodeInvalidState)
+	wantCode(t, second(g.RecordResult(ctx, s.ID, d.ActionID, Result{Success: true})), warden.CodeInvalidState)
 	gt := eval(t, g, s.ID, "file:write", "path", "/data/out/x")
 	if gt.Decision != warden.Gate {
 		t.Fatalf("%+v", gt)
 	}
-	wantCode(t, g.RecordResult(ctx, s.ID, gt.ActionID, Result{Success: true}), warden.CodeInvalidState)
-	wantCode(t, g.RecordResult(ctx, s.ID, "missing", Result{Success: true}), warden.CodeNotFound)
+	wantCode(t, second(g.RecordResult(ctx, s.ID, gt.ActionID, Result{Success: true})), warden.CodeInvalidState)
+	wantCode(t, second(g.RecordResult(ctx, s.ID, "missing", Result{Success: true})), warden.CodeNotFound)
 	// A pending gate freezes nothing.
 	if r := eval(t, g, s.ID, "file:read", "path", "/data/a"); r.Decision != warden.Allow {
 		t.Fatalf("session frozen by a pending gate: %+v", r)
@@ -362,7 +362,7 @@ session:
 `)
 	for range 3 {
 		r := eval(t, g, s.ID, "file:write", "path", "a")
-		g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true, CostUSD: 0.2, FilesChanged: []string{"/p/a"}})
+		_, _ = g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true, CostUSD: 0.2, FilesChanged: []string{"/p/a"}})
 	}
 	esc := eval(t, g, s.ID, "file:read", "path", "x")
 	if esc.Decision != warden.Gate || esc.Rule != "session.escalation[0]" {
@@ -407,8 +407,8 @@ func (su suite) testMissingEvidence(t *testing.T) {
 	s := create(t, g, "name: e\ncapabilities: [{tool: file:write, scope: {}}]\nevidence: {require: [checksums]}\n")
 	a := eval(t, g, s.ID, "file:write", "path", "a")
 	b := eval(t, g, s.ID, "file:write", "path", "b")
-	g.RecordResult(ctx, s.ID, a.ActionID, Result{Success: true, Artifacts: []Artifact{{Type: "checksum", Value: "sha256:00", Path: "a"}}})
-	g.RecordResult(ctx, s.ID, b.ActionID, Result{Success: true})
+	_, _ = g.RecordResult(ctx, s.ID, a.ActionID, Result{Success: true, Artifacts: []Artifact{{Type: "checksum", Value: "sha256:00", Path: "a"}}})
+	_, _ = g.RecordResult(ctx, s.ID, b.ActionID, Result{Success: true})
 	rep, _ := g.Report(ctx, s.ID, false)
 	if diff := cmp.Diff([]string{b.ActionID + ": no checksum artifact"}, rep.MissingEvidence); diff != "" {
 		t.Error(diff)
@@ -481,3 +481,6 @@ func (su suite) testApprovalForAction(t *testing.T) {
 	_, err = g.ApprovalForAction(ctx, s.ID, d.ActionID)
 	wantCode(t, err, warden.CodeNotFound)
 }
+
+// second returns a call's error, dropping its value.
+func second[T any](_ T, err error) error { return err }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/canon"
 	"github.com/wardenhq/warden/internal/engine"
+	"github.com/wardenhq/warden/internal/policy"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
@@ -79,29 +80,18 @@ func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest stri
 		return nil, err
 	}
 	now := g.now().UTC()
-	lastMinute, err := tx.CountActionsSince(s.ID, now.Add(-time.Minute))
+	state, err := sessionState(tx, s, e, now)
 	if err != nil {
 		return nil, err
 	}
+	v := e.Evaluate(engine.Request{Action: a, Retry: opts.Retry, Now: now, Session: state})
 	c := &s.Counters
-	v := e.Evaluate(engine.Request{Action: a, Retry: opts.Retry, Now: now, Session: &engine.State{
-		StartedAt: s.CreatedAt, ActionsEvaluated: c.ActionsEvaluated, ActionsDenied: c.Denied + c.Rejected,
-		FilesChanged: c.FilesChanged, OutputBytes: c.OutputBytes, Retries: c.Retries, CostUSD: c.CostUSD,
-		ActionsLastMinute: lastMinute, CheckedIn: c.CheckedIn,
-	}})
 	act := &Action{
 		ID: newID(12), SessionID: s.ID, Index: c.ActionsEvaluated, Tool: a.Tool, Input: a.Input,
 		Digest: digest, Actor: opts.Actor, Verdict: v, Decision: v.Decision, CreatedAt: now,
 	}
 	resp := &Response{ActionID: act.ID, Decision: v.Decision, Reasons: v.Reasons, Rule: v.Rule, Tool: v.Tool,
 		Gate: v.Gate, Shadowed: v.Shadowed, Warnings: v.Warnings, Digest: digest}
-	if err := tx.Append(s.ID, "action:evaluate", map[string]any{
-		"actionId": act.ID, "actionIndex": act.Index, "tool": a.Tool, "kind": v.Tool, "input": a.Input,
-		"digest": digest, "verdict": v.Decision, "reasons": v.Reasons, "rule": v.Rule, "shadowed": v.Shadowed,
-	}); err != nil {
-		return nil, err
-	}
-
 	c.ActionsEvaluated++
 	if opts.Retry {
 		c.Retries++
@@ -112,7 +102,21 @@ func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest stri
 	case warden.Deny:
 		c.Denied++
 	case warden.Gate:
-		if err := g.gate(tx, s, act, e.Policy().AllowSelfApproval, resp, now, requested); err != nil {
+		// The gate's own entries follow the evaluation's, which needs the
+		// gate settled first to say what the caller was told.
+		later := &heldAppends{Tx: tx}
+		if err := g.gate(later, s, act, e.Policy().AllowSelfApproval, resp, now, requested); err != nil {
+			return nil, err
+		}
+		if err := appendEvaluation(tx, act, a, v, resp); err != nil {
+			return nil, err
+		}
+		if err := later.flush(); err != nil {
+			return nil, err
+		}
+	}
+	if v.Decision != warden.Gate {
+		if err := appendEvaluation(tx, act, a, v, resp); err != nil {
 			return nil, err
 		}
 	}
@@ -132,6 +136,65 @@ func (g *Gateway) evaluate(tx Tx, sessionID string, a warden.Action, digest stri
 	s.Version++
 	resp.BudgetUsed = *c
 	return resp, tx.PutSession(s)
+}
+
+// appendEvaluation writes the action:evaluate entry: "verdict" is what the
+// caller was told (an approved gate is an allow, a rejected one a deny), and
+// "policyVerdict" the policy's own verdict when that differs.
+func appendEvaluation(tx Tx, act *Action, a warden.Action, v warden.Verdict, resp *Response) error {
+	entry := map[string]any{
+		"actionId": act.ID, "actionIndex": act.Index, "tool": a.Tool, "kind": v.Tool, "input": a.Input,
+		"digest": act.Digest, "verdict": resp.Decision, "reasons": resp.Reasons, "rule": v.Rule, "shadowed": v.Shadowed,
+	}
+	if resp.Decision != v.Decision {
+		entry["policyVerdict"] = v.Decision
+	}
+	return tx.Append(act.SessionID, "action:evaluate", entry)
+}
+
+// heldAppends holds ledger entries back until flush, so that they land
+// after an entry written later.
+type heldAppends struct {
+	Tx
+	held []heldAppend
+}
+
+type heldAppend struct {
+	sessionID, typ string
+	data           any
+}
+
+// Append holds the entry.
+func (h *heldAppends) Append(sessionID, typ string, data any) error {
+	h.held = append(h.held, heldAppend{sessionID, typ, data})
+	return nil
+}
+
+func (h *heldAppends) flush() error {
+	for _, e := range h.held {
+		if err := h.Tx.Append(e.sessionID, e.typ, e.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionState is what the engine needs to know of a session.
+func sessionState(tx Tx, s *Session, e *engine.Engine, now time.Time) (*engine.State, error) {
+	// Only a rate limit needs the window, and only up to its limit.
+	lastMinute := 0
+	if m := e.Policy().Session; m != nil && m.RateLimit != nil {
+		var err error
+		if lastMinute, err = tx.CountActionsSince(s.ID, now.Add(-time.Minute), m.RateLimit.MaxPerMinute); err != nil {
+			return nil, err
+		}
+	}
+	c := &s.Counters
+	return &engine.State{
+		StartedAt: s.CreatedAt, ActionsEvaluated: c.ActionsEvaluated, ActionsDenied: c.Denied + c.Rejected,
+		FilesChanged: c.FilesChanged, OutputBytes: c.OutputBytes, Retries: c.Retries, CostUSD: c.CostUSD,
+		ActionsLastMinute: lastMinute, CheckedIn: c.CheckedIn,
+	}, nil
 }
 
 // gate settles a gate verdict: an approval already given for this exact
@@ -227,9 +290,20 @@ func voters(a *Approval) string {
 
 // RecordResult records what running an allowed action produced. Only
 // actions the caller was told to run (allowed or approved) take a result,
-// and only once.
-func (g *Gateway) RecordResult(ctx context.Context, sessionID, actionID string, r Result) error {
-	return g.store.Update(ctx, func(tx Tx) error {
+// and only once. A failed result gets the policy's remediation advice, which
+// is returned and recorded with it.
+func (g *Gateway) RecordResult(ctx context.Context, sessionID, actionID string, r Result) (*Advice, error) {
+	r.Remediation = nil
+	return g.recordResult(ctx, sessionID, actionID, r, nil, -1)
+}
+
+// recordResult is RecordResult for executors too: undo is stored with the
+// action, and outBytes, when not negative, is what the action produced or
+// wrote instead of the size of its output.
+func (g *Gateway) recordResult(ctx context.Context, sessionID, actionID string, r Result, undo *Undo, outBytes int64) (*Advice, error) {
+	var advice *Advice
+	err := g.store.Update(ctx, func(tx Tx) error {
+		advice = nil
 		s, err := activeSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -246,11 +320,40 @@ func (g *Gateway) RecordResult(ctx context.Context, sessionID, actionID string, 
 		if act.Result != nil {
 			return warden.Errorf(warden.CodeConflict, "result already recorded for action %q", actionID)
 		}
-		act.Result = &r
+		e, err := g.sessionEngine(s)
+		if err != nil {
+			return err
+		}
+		if !r.Success {
+			msg := r.Error
+			if msg == "" {
+				msg, _ = r.Output.(string)
+			}
+			if e.Policy().Remediation != nil {
+				actions, err := tx.Actions(sessionID)
+				if err != nil {
+					return err
+				}
+				advice = advise(e.Policy(), msg, fallbacksAdvised(actions))
+			}
+			r.Remediation = advice
+		}
+		stored := r
+		if outputBytes(r.Output) > maxStoredOutput {
+			// The ledger has the output's digest; the action keeps a stub
+			// rather than every large file read in full.
+			d, _ := canon.DigestJSON(r.Output)
+			stored.Output = map[string]any{"omitted": true, "digest": d}
+		}
+		act.Result = &stored
+		act.Undo = undo
 		c := &s.Counters
 		c.Results++
 		c.CostUSD += r.CostUSD
-		c.OutputBytes += outputBytes(r.Output)
+		if outBytes < 0 {
+			outBytes = outputBytes(r.Output)
+		}
+		c.OutputBytes += outBytes
 		changed := append([]string(nil), r.FilesChanged...)
 		for _, art := range r.Artifacts {
 			if art.Path != "" && (art.Type == "diff" || art.Type == "checksum") {
@@ -283,9 +386,40 @@ func (g *Gateway) RecordResult(ctx context.Context, sessionID, actionID string, 
 				entry["outputDigest"] = d
 			}
 		}
+		if len(r.FilesChanged) > 0 {
+			entry["filesChanged"] = r.FilesChanged
+		}
+		if ev := requiredEvidence(e.Policy(), r.Artifacts); len(ev) > 0 {
+			entry["evidence"] = ev
+		}
+		if advice != nil {
+			entry["remediation"] = advice
+		}
 		return tx.Append(s.ID, "action:result", entry)
 	})
+	return advice, err
 }
+
+// maxStoredOutput bounds the output kept with an action.
+const maxStoredOutput = 64 << 10
+
+// requiredEvidence picks the artifacts the policy's evidence.require asks
+// for, to be stored in the ledger with the result.
+func requiredEvidence(p *policy.Policy, arts []Artifact) []Artifact {
+	var out []Artifact
+	for _, a := range arts {
+		for _, kind := range p.Evidence.Require {
+			if evidenceType[kind] == a.Type {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// evidenceType maps evidence.require's words to artifact types.
+var evidenceType = map[string]string{"checksums": "checksum", "diffs": "diff", "logs": "log", "exit_codes": "exit_code", "snapshots": "snapshot"}
 
 // outputBytes counts an output's bytes: a string's own, anything else's
 // JSON encoding.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/canon"
 	"github.com/wardenhq/warden/internal/engine"
+	"github.com/wardenhq/warden/internal/executor"
 	"github.com/wardenhq/warden/internal/policy"
 	"github.com/wardenhq/warden/internal/warden"
 )
@@ -24,6 +25,10 @@ type Config struct {
 	// OnApproval is called, after it is durably stored, with each approval
 	// a gate requests whose gate names a webhook.
 	OnApproval func(*Approval)
+	// Executors run allowed actions; executor.Default() when nil.
+	Executors *executor.Registry
+	// Objects keeps the backups rollbacks restore from; in memory when nil.
+	Objects executor.Objects
 }
 
 // Gateway evaluates actions for sessions kept in a Store. It is safe for
@@ -33,6 +38,8 @@ type Gateway struct {
 	now        func() time.Time
 	home       string
 	onApproval func(*Approval)
+	executors  *executor.Registry
+	objects    executor.Objects
 
 	mu      sync.Mutex
 	engines map[string]*engine.Engine // by policy digest and root
@@ -43,6 +50,13 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{store: cfg.Store, now: cfg.Now, home: cfg.Home, onApproval: cfg.OnApproval, engines: map[string]*engine.Engine{}}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	g.executors, g.objects = cfg.Executors, cfg.Objects
+	if g.executors == nil {
+		g.executors = executor.Default()
+	}
+	if g.objects == nil {
+		g.objects = executor.NewMemObjects()
 	}
 	return g
 }
@@ -56,6 +70,8 @@ type CreateRequest struct {
 	Root     string
 	Metadata map[string]any
 	Owner    string
+	// OwnPolicy says the agent that owns the session wrote its policy.
+	OwnPolicy bool
 }
 
 // CreateSession validates the policy and starts a session.
@@ -79,7 +95,7 @@ func (g *Gateway) CreateSession(ctx context.Context, req CreateRequest) (*Sessio
 	now := g.now().UTC()
 	s := &Session{
 		ID: newID(16), PolicyName: p.Name, Policy: string(req.Policy), PolicyDigest: digest,
-		Root: req.Root, Metadata: req.Metadata, Owner: req.Owner, State: Active,
+		Root: req.Root, Metadata: req.Metadata, Owner: req.Owner, OwnPolicy: req.OwnPolicy, State: Active,
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	err = g.store.Update(ctx, func(tx Tx) error {
@@ -253,7 +269,7 @@ func (g *Gateway) report(tx Tx, s *Session, withActions bool) (*Report, error) {
 func missingEvidence(p *policy.Policy, actions []*Action) []string {
 	var out []string
 	for _, kind := range p.Evidence.Require {
-		want := map[string]string{"checksums": "checksum", "diffs": "diff", "logs": "log", "exit_codes": "exit_code", "snapshots": "snapshot"}[kind]
+		want := evidenceType[kind]
 		for _, a := range actions {
 			if a.Result == nil || !a.Result.Success || !changesFiles(a.Verdict.Tool) {
 				continue

@@ -204,7 +204,7 @@ func (tx *memTx) Actions(sessionID string) ([]*Action, error) {
 // CountActionsSince counts newest first and stops at the first older
 // action: actions are added in time order, so the cost follows the
 // window, not the session's length.
-func (tx *memTx) CountActionsSince(sessionID string, t time.Time) (int, error) {
+func (tx *memTx) CountActionsSince(sessionID string, t time.Time, limit int) (int, error) {
 	n := 0
 	for _, a := range tx.newOrder {
 		if a.SessionID == sessionID && !a.CreatedAt.Before(t) && a.Index >= len(tx.m.actions[sessionID]) {
@@ -212,10 +212,10 @@ func (tx *memTx) CountActionsSince(sessionID string, t time.Time) (int, error) {
 		}
 	}
 	base := tx.m.actions[sessionID]
-	for i := len(base) - 1; i >= 0 && !base[i].CreatedAt.Before(t); i-- {
+	for i := len(base) - 1; i >= 0 && n < limit && !base[i].CreatedAt.Before(t); i-- {
 		n++
 	}
-	return n, nil
+	return min(n, limit), nil
 }
 
 func (tx *memTx) AddChangedFile(sessionID, path string) (bool, error) {

@@ -31,8 +31,9 @@ type Tx interface {
 	Action(sessionID, actionID string) (*Action, error)
 	PutAction(a *Action) error
 	Actions(sessionID string) ([]*Action, error)
-	// CountActionsSince counts a session's actions created at or after t.
-	CountActionsSince(sessionID string, t time.Time) (int, error)
+	// CountActionsSince counts a session's actions created at or after t,
+	// stopping at limit: a rate limit only needs to know whether it is hit.
+	CountActionsSince(sessionID string, t time.Time, limit int) (int, error)
 	// AddChangedFile records a file the session changed and reports
 	// whether it was new to the session.
 	AddChangedFile(sessionID, path string) (bool, error)

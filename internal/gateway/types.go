@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/wardenhq/warden/internal/warden"
@@ -21,7 +22,10 @@ type Session struct {
 	Root         string         `json:"root"`
 	Metadata     map[string]any `json:"metadata,omitempty"`
 	// Owner is the identity that created the session.
-	Owner             string     `json:"owner,omitempty"`
+	Owner string `json:"owner,omitempty"`
+	// OwnPolicy marks a session whose agent supplied its own policy: a
+	// server does not execute actions for it.
+	OwnPolicy         bool       `json:"ownPolicy,omitempty"`
 	State             string     `json:"state"`
 	CreatedAt         time.Time  `json:"createdAt"`
 	UpdatedAt         time.Time  `json:"updatedAt"`
@@ -67,7 +71,19 @@ type Action struct {
 	Decision   warden.Decision `json:"decision"`
 	ApprovalID string          `json:"approvalId,omitempty"`
 	Result     *Result         `json:"result,omitempty"`
-	CreatedAt  time.Time       `json:"createdAt"`
+	// Undo is how to undo the action; only Warden's own executors set it.
+	Undo      *Undo     `json:"undo,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Undo is what a rollback of an executed action needs.
+type Undo struct {
+	// Data is the executor's own undo record; nil when nothing changed.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Irreversible marks an effect no rollback can reach.
+	Irreversible bool `json:"irreversible,omitempty"`
+	// RolledBackAt is when the action was rolled back.
+	RolledBackAt *time.Time `json:"rolledBackAt,omitempty"`
 }
 
 // Result is what running an allowed action produced.
@@ -80,15 +96,22 @@ type Result struct {
 	Artifacts  []Artifact `json:"artifacts,omitempty"`
 	// FilesChanged lists the files the action wrote, for the file budget.
 	FilesChanged []string `json:"filesChanged,omitempty"`
+	// Remediation is the policy's advice for a failed result.
+	Remediation *Advice `json:"remediation,omitempty"`
+}
+
+// Advice is what the policy's remediation rules say to do about a failed
+// result: "retry", "skip", "abort" or "fallback" (with Next, the step of the
+// fallback chain to try).
+type Advice struct {
+	Action string `json:"action"`
+	Next   string `json:"next,omitempty"`
+	// Rule is the remediation rule that matched, such as "remediation.rules[0]".
+	Rule string `json:"rule"`
 }
 
 // Artifact is evidence a result carries: a checksum, a diff, a log.
-type Artifact struct {
-	Type        string `json:"type"`
-	Value       string `json:"value"`
-	Description string `json:"description,omitempty"`
-	Path        string `json:"path,omitempty"`
-}
+type Artifact = warden.Artifact
 
 // Approval states.
 const (

@@ -357,7 +357,7 @@ func (s *server) detRecord(r *http.Request, p auth.Principal) (int, any, error) 
 	if _, err := s.session(r.Context(), p, id); err != nil {
 		return 0, nil, err
 	}
-	if err := s.gw.RecordResult(r.Context(), id, req.ActionID, res); err != nil {
+	if _, err := s.gw.RecordResult(r.Context(), id, req.ActionID, res); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"success": true}, nil

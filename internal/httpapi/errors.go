@@ -26,13 +26,13 @@ func statusOf(code warden.Code) int {
 		return http.StatusBadRequest
 	case warden.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case warden.CodeForbidden, warden.CodeSelfApproval, warden.CodeNotAnApprover:
+	case warden.CodeForbidden, warden.CodeSelfApproval, warden.CodeNotAnApprover, warden.CodeDenied:
 		return http.StatusForbidden
 	case warden.CodeNotFound:
 		return http.StatusNotFound
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case warden.CodeConflict, warden.CodeInvalidState, warden.CodeAlreadyApproved:
+	case warden.CodeConflict, warden.CodeInvalidState, warden.CodeAlreadyApproved, warden.CodeNotReversible:
 		return http.StatusConflict
 	case warden.CodeExpired:
 		return http.StatusGone
@@ -40,6 +40,8 @@ func statusOf(code warden.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case codeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
+	case warden.CodeNoExecutor:
+		return http.StatusNotImplemented
 	case warden.CodeInternal:
 		return http.StatusInternalServerError
 	}

@@ -125,10 +125,13 @@ var bodyRoutes = []bodyRoute{
 	{"POST", "/v1/sessions/{sid}/evaluate", (*fixture).agent, `{"tool": "file:read", "input": {"path": "/data/a"}}`, `{"tool": 1}`, "tool", true},
 	{"POST", "/v1/sessions/{sid}/record", (*fixture).agent, `{"action_id": "{read}", "result": {"success": true}}`, `{"action_id": "{read}", "result": {"success": "yes"}}`, "result.success", true},
 	{"POST", "/v1/sessions/{sid}/terminate", (*fixture).agent, `{"reason": "done"}`, `{"reason": 1}`, "reason", true},
+	{"POST", "/v1/sessions/{sid}/execute", (*fixture).agent, `{"tool": "file:read", "input": {"path": "/data/a"}}`, `{"tool": "file:read", "dry_run": "yes"}`, "dry_run", true},
+	{"POST", "/v1/sessions/{sid}/rollback", (*fixture).agent, `{"action_id": "{read}"}`, `{"action_id": 3}`, "action_id", true},
 	{"POST", "/v1/approvals/{apr}/approve", (*fixture).alice, `{"comment": "ok"}`, `{"for_session": "yes"}`, "for_session", true},
 	{"POST", "/v1/approvals/{apr}/reject", (*fixture).alice, `{"reason": "no"}`, `{"reason": ["no"]}`, "reason", true},
 	{"POST", "/v1/policies/validate", (*fixture).agent, `{"policy": "name: p"}`, `{"policy": {}}`, "policy", true},
 	{"POST", "/v1/explain", (*fixture).agent, `{"policy": ` + policyJSON + `, "tool": "file:read"}`, `{"policy": ` + policyJSON + `, "tool": "file:read", "input": "x"}`, "input", true},
+	{"POST", "/v1/tokens", (*fixture).admin, `{"name": "ci", "role": "agent"}`, `{"name": ["ci"], "role": "agent"}`, "name", true},
 }
 
 // Every endpoint that takes a body refuses every kind of bad body with the
@@ -157,7 +160,7 @@ func TestBadBodies(t *testing.T) {
 		if r.v1 {
 			add("unknown field", strings.Replace(r.valid, "{", `{"bogus": 1, `, 1), "", 400, "INVALID_INPUT", `unknown field "bogus"`)
 		}
-		if optional := strings.HasSuffix(r.path, "/terminate") || r.path == "/v1/approvals/{apr}/approve"; !optional {
+		if optional := strings.HasSuffix(r.path, "/terminate") || strings.HasSuffix(r.path, "/rollback") || r.path == "/v1/approvals/{apr}/approve"; !optional {
 			add("empty", ``, "", 400, "INVALID_INPUT", "empty")
 		}
 	}
@@ -242,8 +245,10 @@ func TestAuthentication(t *testing.T) {
 		{"POST", "/sessions/{sid}/reject"}, {"POST", "/sessions/{sid}/terminate"}, {"GET", "/sessions/{sid}/report"},
 		{"POST", "/v1/sessions"}, {"GET", "/v1/sessions"}, {"GET", "/v1/sessions/{sid}"}, {"POST", "/v1/sessions/{sid}/evaluate"},
 		{"POST", "/v1/sessions/{sid}/record"}, {"POST", "/v1/sessions/{sid}/terminate"}, {"GET", "/v1/sessions/{sid}/report"},
+		{"POST", "/v1/sessions/{sid}/execute"}, {"POST", "/v1/sessions/{sid}/rollback"},
 		{"GET", "/v1/approvals"}, {"GET", "/v1/approvals/{apr}"}, {"POST", "/v1/approvals/{apr}/approve"},
 		{"POST", "/v1/approvals/{apr}/reject"}, {"POST", "/v1/policies/validate"}, {"POST", "/v1/explain"}, {"GET", "/metrics"},
+		{"GET", "/v1/sessions/{sid}/ledger/export"}, {"GET", "/v1/tokens"}, {"POST", "/v1/tokens"}, {"POST", "/v1/tokens/tok_x/revoke"},
 	}
 	var cases []errCase
 	for _, r := range routes {

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,18 +117,56 @@ func (s *server) v1Ledger(r *http.Request, p auth.Principal) (int, any, error) {
 	return http.StatusOK, map[string]any{"entries": entries, "total": len(entries)}, nil
 }
 
-// v1Checkpoint answers GET /v1/ledger/checkpoint: a checkpoint signed now
-// over the whole ledger, with the key that verifies it.
-func (s *server) v1Checkpoint(r *http.Request, _ auth.Principal) (int, any, error) {
-	l, err := s.ledgerFor()
+// v1LedgerExport answers GET /v1/sessions/{id}/ledger/export with the
+// bytes warden ledger export writes: the entries as JSONL and the signed
+// trailer. It is built whole before the first byte is sent, so that a
+// failure is still answered as an error.
+func (s *server) v1LedgerExport(r *http.Request, p auth.Principal) (int, any, error) {
+	l, err := s.signedLedger()
 	if err != nil {
 		return 0, nil, err
 	}
+	id := r.PathValue("id")
+	if _, err := s.session(r.Context(), p, id); err != nil {
+		return 0, nil, err
+	}
+	var buf bytes.Buffer
+	if err := l.Export(r.Context(), &buf, id); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return 0, nil, warden.Errorf(warden.CodeNotFound, "session %q has no ledger entries", id)
+		}
+		return 0, nil, err
+	}
+	return http.StatusOK, blob{contentType: jsonlType, data: buf.Bytes()}, nil
+}
+
+// jsonlType is the media type of ledger exports.
+const jsonlType = "application/x-ndjson"
+
+// signedLedger returns the ledger if it signs, or an error saying what the
+// server lacks.
+func (s *server) signedLedger() (*ledger.Ledger, error) {
+	l, err := s.ledgerFor()
+	if err != nil {
+		return nil, err
+	}
 	if l.Signer() == nil {
-		return 0, nil, warden.Errorf(warden.CodeNotFound, "this server does not sign its ledger")
+		return nil, warden.Errorf(warden.CodeNotFound, "this server does not sign its ledger")
+	}
+	return l, nil
+}
+
+// v1Checkpoint answers GET /v1/ledger/checkpoint: a checkpoint signed now
+// over the whole ledger, with the key that verifies it.
+func (s *server) v1Checkpoint(r *http.Request, _ auth.Principal) (int, any, error) {
+	l, err := s.signedLedger()
+	if err != nil {
+		return 0, nil, err
 	}
 	c, err := l.Checkpoint(r.Context())
-	if err != nil {
+	if errors.Is(err, ledger.ErrNotFound) {
+		return 0, nil, warden.Errorf(warden.CodeNotFound, "the ledger is empty: there is nothing to checkpoint yet")
+	} else if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{

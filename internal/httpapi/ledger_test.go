@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -86,11 +88,74 @@ func TestLedgerRoutes(t *testing.T) {
 	}
 	e.must(400, request{method: "GET", path: "/v1/ledger/proof?index=9", token: e.admin()})
 	e.must(400, request{method: "GET", path: "/v1/ledger/proof", token: e.admin()})
+
+	// The export: the very bytes Ledger.Export writes, which verify with
+	// the server's key, for the session's owner and for admins only.
+	var want bytes.Buffer
+	if err := l.Export(context.Background(), &want, sid); err != nil {
+		t.Fatal(err)
+	}
+	res := e.send(request{method: "GET", path: "/v1/sessions/" + sid + "/ledger/export", token: e.agent()})
+	if res.status != 200 || res.header.Get("Content-Type") != "application/x-ndjson" || !bytes.Equal(res.raw, want.Bytes()) {
+		t.Fatalf("export: %d %s\n%s\nwant\n%s", res.status, res.header.Get("Content-Type"), res.raw, want.Bytes())
+	}
+	if rep := ledger.Verify(bytes.NewReader(res.raw), ledger.VerifyOptions{Keys: []string{vkey}}); !rep.Valid || rep.Kind != ledger.KindExport || rep.Entries != 3 {
+		t.Fatalf("the served export does not verify: %+v", rep)
+	}
+	if res := e.send(request{method: "GET", path: "/v1/sessions/" + sid + "/ledger/export", token: e.admin()}); res.status != 200 {
+		t.Fatalf("admin export: %d %s", res.status, res.raw)
+	}
+	for _, rq := range []request{
+		{method: "GET", path: "/v1/sessions/" + sid + "/ledger/export", token: e.agent2()},
+		{method: "GET", path: "/v1/sessions/nope/ledger/export", token: e.admin()},
+	} {
+		if res := e.send(rq); res.status != 404 || codeOf(res) != "NOT_FOUND" || !strings.Contains(messageOf(res), "not found") {
+			t.Errorf("%s: %d %s", rq.path, res.status, res.raw)
+		}
+	}
 }
 
 func TestLedgerRoutesWithoutLedger(t *testing.T) {
 	e := newEnv(t)
 	e.must(404, request{method: "GET", path: "/v1/ledger/checkpoint", token: e.admin()})
+	s := e.must(201, request{method: "POST", path: "/v1/sessions", token: e.agent(), body: map[string]any{"policy": suitePolicy}})
+	res := e.send(request{method: "GET", path: "/v1/sessions/" + str(s, "data", "id") + "/ledger/export", token: e.agent()})
+	if res.status != 404 || !strings.Contains(messageOf(res), "keeps no ledger") {
+		t.Errorf("export without a ledger: %d %s", res.status, res.raw)
+	}
+}
+
+// A ledger that does not sign cannot export or checkpoint: NOT_FOUND, not
+// a 500; a signed ledger without the session's entries, or without any,
+// says so.
+func TestLedgerExportRefuses(t *testing.T) {
+	unsigned := ledger.New(ledger.NewMemStore(), nil, ledger.Options{})
+	e := newEnv(t, func(c *httpapi.Config) { c.Ledger = unsigned })
+	s := e.must(201, request{method: "POST", path: "/v1/sessions", token: e.agent(), body: map[string]any{"policy": suitePolicy}})
+	sid := str(s, "data", "id")
+	for _, p := range []string{"/v1/sessions/" + sid + "/ledger/export", "/v1/ledger/checkpoint"} {
+		if res := e.send(request{method: "GET", path: p, token: e.admin()}); res.status != 404 || !strings.Contains(messageOf(res), "does not sign") {
+			t.Errorf("%s: %d %s", p, res.status, res.raw)
+		}
+	}
+
+	signer, _, err := newSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway's MemStore writes no ledger entries to this ledger.
+	e = newEnv(t, func(c *httpapi.Config) { c.Ledger = ledger.New(ledger.NewMemStore(), signer, ledger.Options{}) })
+	s = e.must(201, request{method: "POST", path: "/v1/sessions", token: e.agent(), body: map[string]any{"policy": suitePolicy}})
+	sid = str(s, "data", "id")
+	res := e.send(request{method: "GET", path: "/v1/sessions/" + sid + "/ledger/export", token: e.agent()})
+	if res.status != 404 || codeOf(res) != "NOT_FOUND" || !strings.Contains(messageOf(res), "has no ledger entries") {
+		t.Errorf("export of a session without entries: %d %s", res.status, res.raw)
+	}
+	// The same empty ledger has nothing to checkpoint.
+	res = e.send(request{method: "GET", path: "/v1/ledger/checkpoint", token: e.agent()})
+	if res.status != 404 || codeOf(res) != "NOT_FOUND" || !strings.Contains(messageOf(res), "the ledger is empty") {
+		t.Errorf("checkpoint of an empty ledger: %d %s", res.status, res.raw)
+	}
 }
 
 func newSigner() (*ledger.Signer, string, error) {

@@ -49,6 +49,9 @@ type Config struct {
 	Version string
 	// Ledger serves the ledger routes; without it they answer 404.
 	Ledger *ledger.Ledger
+	// ExecRoot is the directory inside which sessions' roots must lie for
+	// the server to execute their actions; when empty it executes none.
+	ExecRoot string
 }
 
 // maxBody bounds a request body.
@@ -88,12 +91,28 @@ type route struct {
 	raw     http.Handler // for non-JSON endpoints, instead of fn
 }
 
+// blob is a handler's answer that is not JSON: sent as is, with its
+// media type, outside the envelope. Errors are still JSON.
+type blob struct {
+	contentType string
+	data        []byte
+}
+
+func (b blob) write(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", b.contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b.data)
+}
+
 // server is the API handler.
 type server struct {
 	gw        *gateway.Gateway
 	tokens    auth.Store
 	noAuth    bool
 	policyDir string
+	execRoot  string
 	ledger    *ledger.Ledger
 	log       *slog.Logger
 	metrics   *metrics
@@ -121,6 +140,16 @@ func newServer(cfg Config) (*server, error) {
 	s := &server{gw: cfg.Gateway, tokens: cfg.Tokens, noAuth: cfg.NoAuth, ledger: cfg.Ledger, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.ExecRoot != "" {
+		dir, err := filepath.Abs(cfg.ExecRoot)
+		if err == nil {
+			dir, err = filepath.EvalSymlinks(dir)
+		}
+		if fi, serr := os.Stat(dir); err != nil || serr != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("httpapi: execution root %s is not an existing directory", cfg.ExecRoot)
+		}
+		s.execRoot = dir
 	}
 	if cfg.PolicyDir != "" {
 		dir, err := filepath.Abs(cfg.PolicyDir)
@@ -173,6 +202,8 @@ func (s *server) table() []route {
 		{pattern: "GET /v1/sessions/{id}", style: styleV1, access: anyRole, fn: s.v1GetSession},
 		{pattern: "POST /v1/sessions/{id}/evaluate", style: styleV1, access: agentRole, fn: s.v1Evaluate},
 		{pattern: "POST /v1/sessions/{id}/record", style: styleV1, access: agentRole, fn: s.v1Record},
+		{pattern: "POST /v1/sessions/{id}/execute", style: styleV1, access: agentRole, fn: s.v1Execute},
+		{pattern: "POST /v1/sessions/{id}/rollback", style: styleV1, access: anyRole, fn: s.v1Rollback},
 		{pattern: "POST /v1/sessions/{id}/terminate", style: styleV1, access: agentRole, fn: s.v1Terminate},
 		{pattern: "GET /v1/sessions/{id}/report", style: styleV1, access: anyRole, fn: s.v1Report},
 		{pattern: "GET /v1/approvals", style: styleV1, access: approverRole, fn: s.v1ListApprovals},
@@ -182,8 +213,12 @@ func (s *server) table() []route {
 		{pattern: "POST /v1/policies/validate", style: styleV1, access: anyRole, fn: s.v1Validate},
 		{pattern: "POST /v1/explain", style: styleV1, access: anyRole, fn: s.v1Explain},
 		{pattern: "GET /v1/sessions/{id}/ledger", style: styleV1, access: anyRole, fn: s.v1Ledger},
+		{pattern: "GET /v1/sessions/{id}/ledger/export", style: styleV1, access: anyRole, fn: s.v1LedgerExport},
 		{pattern: "GET /v1/ledger/checkpoint", style: styleV1, access: anyRole, fn: s.v1Checkpoint},
 		{pattern: "GET /v1/ledger/proof", style: styleV1, access: anyRole, fn: s.v1Proof},
+		{pattern: "GET /v1/tokens", style: styleV1, access: adminRole, fn: s.v1ListTokens},
+		{pattern: "POST /v1/tokens", style: styleV1, access: adminRole, fn: s.v1CreateToken},
+		{pattern: "POST /v1/tokens/{id}/revoke", style: styleV1, access: adminRole, fn: s.v1RevokeToken},
 		{pattern: "POST /v1/webhooks/approvals/{id}", style: styleV1, access: public, fn: s.v1WebhookCallback},
 		{pattern: "GET /healthz", style: styleV1, access: public, fn: s.v1Healthz},
 		{pattern: "GET /metrics", style: styleV1, access: adminRole, raw: s.metrics.handler()},
@@ -305,6 +340,10 @@ func (s *server) wrap(rt route) http.Handler {
 		status, body, err := rt.fn(r, p)
 		if err != nil {
 			s.fail(rw, r, rt.style, err)
+			return
+		}
+		if b, ok := body.(blob); ok {
+			b.write(rw, status)
 			return
 		}
 		if rt.style == styleV1 {

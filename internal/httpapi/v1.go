@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -101,8 +102,9 @@ type approvalList struct {
 }
 
 type recorded struct {
-	Recorded bool   `json:"recorded"`
-	ActionID string `json:"actionId"`
+	Recorded    bool            `json:"recorded"`
+	ActionID    string          `json:"actionId"`
+	Remediation *gateway.Advice `json:"remediation,omitempty"`
 }
 
 type validation struct {
@@ -130,7 +132,8 @@ func (s *server) createSession(ctx context.Context, p auth.Principal, inline, pa
 	if err := checkDir("root", root); err != nil {
 		return nil, err
 	}
-	return s.gw.CreateSession(ctx, gateway.CreateRequest{Policy: src, PolicyName: name, Root: root, Metadata: meta, Owner: p.Name})
+	own := path == "" && p.Role == auth.RoleAgent
+	return s.gw.CreateSession(ctx, gateway.CreateRequest{Policy: src, PolicyName: name, Root: root, Metadata: meta, Owner: p.Name, OwnPolicy: own})
 }
 
 // checkDir accepts an empty dir (the server's working directory) or an
@@ -222,6 +225,94 @@ func (s *server) v1Evaluate(r *http.Request, p auth.Principal) (int, any, error)
 	return http.StatusOK, resp, nil
 }
 
+type v1ExecuteRequest struct {
+	Tool   *string        `json:"tool"`
+	Input  map[string]any `json:"input"`
+	DryRun bool           `json:"dry_run"`
+}
+
+func (*v1ExecuteRequest) example() string {
+	return `{"tool": "file:write", "input": {"path": "src/a.ts", "content": "…"}, "dry_run": false}`
+}
+
+// v1Execute evaluates an action and, when allowed, runs it with Warden's
+// executor for its kind and records the result.
+func (s *server) v1Execute(r *http.Request, p auth.Principal) (int, any, error) {
+	var req v1ExecuteRequest
+	if err := decode(r, &req, true, required); err != nil {
+		return 0, nil, err
+	}
+	if req.Tool == nil || strings.TrimSpace(*req.Tool) == "" {
+		return 0, nil, missing("tool", req.example())
+	}
+	id := r.PathValue("id")
+	sess, err := s.session(r.Context(), p, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.mayExecute(sess); err != nil {
+		return 0, nil, err
+	}
+	x, err := s.gw.Execute(r.Context(), id, warden.Action{Tool: *req.Tool, Input: req.Input}, gateway.ExecuteOptions{Actor: p.Name, DryRun: req.DryRun})
+	if err != nil {
+		return 0, nil, err
+	}
+	if !req.DryRun {
+		s.metrics.evaluations.WithLabelValues(string(x.Decision)).Inc()
+	}
+	return http.StatusOK, x, nil
+}
+
+// mayExecute refuses execution this server was not set up for: outside
+// its execution root, or under a policy the session's own agent wrote.
+func (s *server) mayExecute(sess *gateway.Session) error {
+	if s.execRoot == "" {
+		return warden.Errorf(warden.CodeForbidden, "this server does not execute actions; start it with --exec-root DIR to execute for sessions whose root is inside DIR")
+	}
+	if sess.OwnPolicy {
+		return warden.Errorf(warden.CodeForbidden, "session %q runs under a policy its agent supplied; to execute, create the session with policy_path (a policy from the server's policy directory) or with an admin token", sess.ID)
+	}
+	root := sess.Root
+	if root == "" {
+		root = "."
+	}
+	phys, err := filepath.Abs(root)
+	if err == nil {
+		phys, err = filepath.EvalSymlinks(phys)
+	}
+	if err != nil || !within(phys, s.execRoot) {
+		return warden.Errorf(warden.CodeForbidden, "session root %q is outside the server's execution root %s", sess.Root, s.execRoot)
+	}
+	return nil
+}
+
+// within reports whether path is dir or inside it; both are clean.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+type v1RollbackRequest struct {
+	ActionID string `json:"action_id"`
+}
+
+// v1Rollback undoes what executors did in a session: one action, or all.
+func (s *server) v1Rollback(r *http.Request, p auth.Principal) (int, any, error) {
+	var req v1RollbackRequest
+	if err := decode(r, &req, true, optional); err != nil {
+		return 0, nil, err
+	}
+	id := r.PathValue("id")
+	if _, err := s.session(r.Context(), p, id); err != nil {
+		return 0, nil, err
+	}
+	rep, err := s.gw.Rollback(r.Context(), id, req.ActionID, p.Name)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, rep, nil
+}
+
 func (s *server) v1Record(r *http.Request, p auth.Principal) (int, any, error) {
 	var req v1RecordRequest
 	if err := decode(r, &req, true, required); err != nil {
@@ -242,10 +333,11 @@ func (s *server) v1Record(r *http.Request, p auth.Principal) (int, any, error) {
 	if _, err := s.session(r.Context(), p, id); err != nil {
 		return 0, nil, err
 	}
-	if err := s.gw.RecordResult(r.Context(), id, req.ActionID, res); err != nil {
+	advice, err := s.gw.RecordResult(r.Context(), id, req.ActionID, res)
+	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, recorded{Recorded: true, ActionID: req.ActionID}, nil
+	return http.StatusOK, recorded{Recorded: true, ActionID: req.ActionID, Remediation: advice}, nil
 }
 
 func (s *server) v1Terminate(r *http.Request, p auth.Principal) (int, any, error) {

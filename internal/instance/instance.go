@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/wardenhq/warden/internal/executor"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/ledger"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -26,12 +27,21 @@ type Instance struct {
 	Dir string
 }
 
+// Options configure Open.
+type Options struct {
+	// OnApproval, if not nil, receives each approval requested by a gate
+	// with a webhook.
+	OnApproval func(*gateway.Approval)
+	// Adapters are executors added to the built-in ones.
+	Adapters []executor.Adapter
+}
+
 // Open opens the database at path (DefaultDB when empty; sqlite.MemoryPath
 // for a database that lives only in this process). The ledger signing key
-// is kept beside the database in signing.key, created on first use; an
-// in-memory database gets a key that lives as long as it. onApproval, if
-// not nil, receives each approval requested by a gate with a webhook.
-func Open(ctx context.Context, path string, onApproval func(*gateway.Approval)) (*Instance, error) {
+// is kept beside the database in signing.key, created on first use, and
+// the backups rollbacks restore from in objects/; an
+// in-memory database gets a key that lives as long as it.
+func Open(ctx context.Context, path string, opts Options) (*Instance, error) {
 	if path == "" {
 		path = DefaultDB
 	}
@@ -50,10 +60,24 @@ func Open(ctx context.Context, path string, onApproval func(*gateway.Approval)) 
 		db.Close()
 		return nil, fmt.Errorf("ledger signing key: %w", err)
 	}
+	executors := executor.Default()
+	for _, a := range opts.Adapters {
+		if err := executors.Register(a); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	var objects executor.Objects = executor.NewMemObjects()
+	if path != sqlite.MemoryPath {
+		if objects, err = executor.NewDirObjects(filepath.Join(dir, "objects")); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("backup store: %w", err)
+		}
+	}
 	l := ledger.New(sqlite.NewLedgerStore(db), signer, ledger.Options{})
 	return &Instance{
 		DB: db, Ledger: l, Dir: dir,
-		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: onApproval}),
+		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: opts.OnApproval, Objects: objects, Executors: executors}),
 		Tokens:  sqlite.NewTokenStore(db),
 	}, nil
 }

@@ -20,3 +20,12 @@ const (
 
 // Valid reports whether d is one of the three decisions.
 func (d Decision) Valid() bool { return d == Allow || d == Deny || d == Gate }
+
+// An Artifact is evidence a result carries: a checksum, a diff, a log, an
+// exit code.
+type Artifact struct {
+	Type        string `json:"type"`
+	Value       string `json:"value"`
+	Description string `json:"description,omitempty"`
+	Path        string `json:"path,omitempty"`
+}

@@ -26,6 +26,10 @@ const (
 	CodeSelfApproval    Code = "SELF_APPROVAL"    // the requester tried to approve its own request
 	CodeNotAnApprover   Code = "NOT_AN_APPROVER"  // the identity is not among the gate's approvers
 	CodeExpired         Code = "EXPIRED"          // the approval or its request has expired
+
+	CodeDenied        Code = "DENIED"         // refused at execution: what the action touches no longer passes the policy
+	CodeNotReversible Code = "NOT_REVERSIBLE" // the action's effect cannot be undone
+	CodeNoExecutor    Code = "NO_EXECUTOR"    // no executor is registered for the action's kind
 )
 
 // Error is Warden's one domain error.

@@ -51,7 +51,7 @@ func NewGatewayStore(db *DB, l *ledger.Ledger) *GatewayStore {
 const (
 	qSession     = `SELECT body FROM sessions WHERE id = ?`
 	qPutSession  = `INSERT INTO sessions (id, owner, state, created_at, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, state = excluded.state, body = excluded.body`
-	qCountSince  = `SELECT count(*) FROM actions WHERE session_id = ? AND created_at >= ?`
+	qCountSince  = `SELECT count(*) FROM (SELECT 1 FROM actions WHERE session_id = ? AND created_at >= ? LIMIT ?)`
 	qApprovalFor = `SELECT body FROM approvals WHERE session_id = ? AND digest = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`
 	qPutAction   = `INSERT INTO actions (session_id, idx, id, created_at, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, idx) DO UPDATE SET body = excluded.body`
 	qAction      = `SELECT body FROM actions WHERE session_id = ? AND id = ?`
@@ -290,9 +290,9 @@ func (t *gwTx) Actions(sessionID string) ([]*gateway.Action, error) {
 	return scanAll[gateway.Action](rows)
 }
 
-func (t *gwTx) CountActionsSince(sessionID string, since time.Time) (int, error) {
+func (t *gwTx) CountActionsSince(sessionID string, since time.Time, limit int) (int, error) {
 	var n int
-	err := t.queryRow(qCountSince, sessionID, timeText(since)).Scan(&n)
+	err := t.queryRow(qCountSince, sessionID, timeText(since), limit).Scan(&n)
 	return n, err
 }
 

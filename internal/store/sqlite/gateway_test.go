@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/auth"
+	"github.com/wardenhq/warden/internal/executor"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/ledger"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -227,5 +229,67 @@ func BenchmarkGatewayEvaluate(b *testing.B) {
 			wg.Wait()
 			b.ReportMetric(float64(per*sessions)/time.Since(start).Seconds(), "actions/s")
 		})
+	}
+}
+
+// BenchmarkGatewayExecute measures file:read and file:write of small files
+// through the gateway on a real file: evaluate, execute with the built-in
+// executor (backup of the previous content included) and durable record,
+// from one session and from eight at once.
+func BenchmarkGatewayExecute(b *testing.B) {
+	for _, tool := range []string{"file:read", "file:write"} {
+		for _, sessions := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/sessions=%d", tool, sessions), func(b *testing.B) {
+				ctx := context.Background()
+				dir := b.TempDir()
+				db, err := sqlite.Open(ctx, filepath.Join(dir, "warden.db"), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				objects, err := executor.NewDirObjects(filepath.Join(dir, "objects"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				g := gateway.New(gateway.Config{Objects: objects, Store: sqlite.NewGatewayStore(db, ledger.New(sqlite.NewLedgerStore(db), nil, ledger.Options{}))})
+				root := filepath.Join(dir, "project")
+				ids := make([]string, sessions)
+				for i := range ids {
+					if err := os.MkdirAll(filepath.Join(root, "src", fmt.Sprint(i)), 0o755); err != nil {
+						b.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(root, "src", fmt.Sprint(i), "a.txt"), []byte("hello\n"), 0o644); err != nil {
+						b.Fatal(err)
+					}
+					s, err := g.CreateSession(ctx, gateway.CreateRequest{Root: root, Policy: []byte("name: b\ncapabilities:\n  - {tool: file:read, scope: {paths: [\"src/**\"]}}\n  - {tool: file:write, scope: {paths: [\"src/**\"]}}\nforbidden: [{pattern: \"**/.env\"}]\n")})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ids[i] = s.ID
+				}
+				b.ResetTimer()
+				start := time.Now()
+				var wg sync.WaitGroup
+				per := b.N / sessions
+				for i, id := range ids {
+					wg.Go(func() {
+						path := fmt.Sprintf("src/%d/a.txt", i)
+						for n := range per {
+							a := warden.Action{Tool: tool, Input: map[string]any{"path": path}}
+							if tool == "file:write" {
+								a.Input["content"] = fmt.Sprintf("version %d\n", n)
+							}
+							x, err := g.Execute(ctx, id, a, gateway.ExecuteOptions{})
+							if err != nil || !x.Executed || !x.Result.Success {
+								b.Errorf("%+v %v", x, err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				b.ReportMetric(float64(per*sessions)/time.Since(start).Seconds(), "actions/s")
+			})
+		}
 	}
 }

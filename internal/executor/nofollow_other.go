@@ -1,0 +1,5 @@
+//go:build !unix
+
+package executor
+
+const noFollow = 0
