@@ -131,6 +131,7 @@ against a declared policy and is allowed, denied, or held for approval.`,
 		newTokenCmd(s),
 		newLedgerCmd(s),
 		newExecCmd(s),
+		newProxyCmd(s),
 		newRollbackCmd(s),
 		newVersionCmd(s),
 	)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -317,7 +318,7 @@ func (p *Proxy) receive(next mcp.MethodHandler) mcp.MethodHandler {
 // clientInfo is the agent's client info for a request: from its _meta on
 // protocol 2026-07-28, else from the session's initialize.
 func clientInfo(req mcp.Request, ss *mcp.ServerSession) *mcp.Implementation {
-	if params := req.GetParams(); params != nil {
+	if params := req.GetParams(); params != nil && !reflect.ValueOf(params).IsNil() {
 		if raw, ok := params.GetMeta()[mcp.MetaKeyClientInfo]; ok {
 			var ci mcp.Implementation
 			if b, err := json.Marshal(raw); err == nil && json.Unmarshal(b, &ci) == nil && ci.Name != "" {
