@@ -71,9 +71,11 @@ forbidden:
 gates:
   - action: deploy
     approval: human
+    agent_prompt: true
   - action: launch
     approval: human
     timeout: 1m
+    agent_prompt: true
 `
 
 // fake is an MCP backend for tests.

@@ -226,7 +226,7 @@ func (p *Proxy) sync() {
 
 // present is the tool as the agent sees it: the backend's definition under
 // its exposed name, with an object input schema, marked as needing the
-// user when the policy gates every call of it.
+// user when a gate of the policy asks for it.
 func (p *Proxy) present(r route, orig *mcp.Tool) *mcp.Tool {
 	t := *orig
 	t.Name = r.exposed
@@ -234,7 +234,7 @@ func (p *Proxy) present(r route, orig *mcp.Tool) *mcp.Tool {
 		t.Description = fmt.Sprintf("[%s] %s", r.b.name, orig.Description)
 	}
 	t.InputSchema = objectSchema(orig.InputSchema)
-	if p.alwaysGated(r.name) {
+	if p.promptsUser(r.name) {
 		t.Meta = maps.Clone(orig.Meta)
 		if t.Meta == nil {
 			t.Meta = mcp.Meta{}
@@ -263,10 +263,10 @@ func objectSchema(schema any) any {
 	return m
 }
 
-// alwaysGated reports whether the policy holds every call of the tool for
-// a human: a gate that names the tool or its action kind, with no when and
-// no condition, that is not approved automatically.
-func (p *Proxy) alwaysGated(tool string) bool {
+// promptsUser reports whether the policy asks, with a gate's
+// agent_prompt, that the agent's own interface confirm every call of the
+// tool: a gate that names the tool or its action kind.
+func (p *Proxy) promptsUser(tool string) bool {
 	if p.pol == nil || p.pol.Shadow {
 		return false
 	}
@@ -277,7 +277,7 @@ func (p *Proxy) alwaysGated(tool string) bool {
 		kind = m.Action
 	}
 	for _, g := range p.pol.Gates {
-		if (g.Action == tool || g.Action == kind) && g.When == "" && g.Condition == "" && g.Approval != "auto" {
+		if (g.Action == tool || g.Action == kind) && g.AgentPrompt {
 			return true
 		}
 	}

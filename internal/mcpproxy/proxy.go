@@ -31,7 +31,8 @@ const StopReason = "MCP proxy stopped"
 const DefaultGateWait = 5 * time.Minute
 
 // RequiresUserInteraction is the _meta key that marks, in tools/list, a
-// tool whose every call the policy gates.
+// tool whose calls a gate with agent_prompt asks the agent's user to
+// confirm.
 const RequiresUserInteraction = "anthropic/requiresUserInteraction"
 
 // approvalPoll is how often a held call looks for a decision; an approval

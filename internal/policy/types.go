@@ -75,6 +75,7 @@ type Gate struct {
 	ApprovalTTL  Duration `yaml:"approval_ttl" json:"approval_ttl,omitempty" jsonschema:"how long an approval stays usable, e.g. 1h"`
 	When         string   `yaml:"when" json:"when,omitempty" jsonschema:"CEL expression over tool, input and session; the gate applies only when it is true"`
 	Webhook      *Webhook `yaml:"webhook" json:"webhook,omitempty" jsonschema:"notify this URL of each approval the gate requests; for webhook gates, its signed callbacks vote"`
+	AgentPrompt  bool     `yaml:"agent_prompt" json:"agent_prompt,omitempty" jsonschema:"mark the gated tool, in the MCP proxy's tools/list, as needing the user's confirmation in the agent's own interface on every call"`
 }
 
 // Webhook is where a gate announces its approval requests. Requests are

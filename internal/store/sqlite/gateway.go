@@ -109,11 +109,20 @@ func (s *GatewayStore) commit(batch []*gwOp) {
 			if op.err = op.ctx.Err(); op.err != nil {
 				continue
 			}
+			op.tx = &gwTx{ctx: op.ctx, q: tx}
+			if len(batch) == 1 {
+				// Alone in its transaction: a failed operation rolls the
+				// whole transaction back, with no savepoint to pay for.
+				if op.err = run(op.fn, op.tx); op.err != nil {
+					return op.err
+				}
+				records = op.tx.records
+				continue
+			}
 			sp := "op" + strconv.Itoa(i)
 			if _, err := tx.ExecContext(op.ctx, "SAVEPOINT "+sp); err != nil {
 				return err
 			}
-			op.tx = &gwTx{ctx: op.ctx, q: tx}
 			op.err = run(op.fn, op.tx)
 			if op.err != nil {
 				if _, err := tx.ExecContext(op.ctx, "ROLLBACK TO "+sp); err != nil {
