@@ -59,169 +59,126 @@ func (p *Proxy) sync() {
 	defer p.syncMu.Unlock()
 
 	snap := make([]*backend, len(p.backends))
+	copy(snap, p.backends)
 	tools := map[*backend][]*mcp.Tool{}
 	prompts := map[*backend][]*mcp.Prompt{}
-	for i, b := range p.backends {
-		snap[i] = b
+	resources := map[*backend][]*mcp.Resource{}
+	templates := map[*backend][]*mcp.ResourceTemplate{}
+	for _, b := range snap {
 		b.mu.Lock()
-		tools[b], prompts[b] = b.tools, b.prompts
+		tools[b], prompts[b], resources[b], templates[b] = b.tools, b.prompts, b.resources, b.templates
 		b.mu.Unlock()
 	}
 
-	// Tools.
-	toolByName := func(b *backend, n string) *mcp.Tool {
-		for _, t := range tools[b] {
-			if t.Name == n {
-				return t
-			}
-		}
-		return nil
+	// Tools and prompts: a name offered by several backends is namespaced.
+	toolRoutes := exposedNames(snap, func(b *backend) []string { return namesOf(tools[b], func(t *mcp.Tool) string { return t.Name }) }, StatusTool)
+	wantTools := map[string]offer[*mcp.Tool]{}
+	for name, r := range toolRoutes {
+		wantTools[name] = offer[*mcp.Tool]{r.b, p.present(r, find(tools[r.b], func(t *mcp.Tool) bool { return t.Name == r.name }))}
 	}
-	routes := exposedNames(snap, func(b *backend) []string {
-		out := make([]string, 0, len(tools[b]))
-		for _, t := range tools[b] {
-			out = append(out, t.Name)
-		}
-		return out
-	}, StatusTool)
-	var gone []string
-	for name := range p.tools {
-		if _, ok := routes[name]; !ok && name != StatusTool {
-			gone = append(gone, name)
-			delete(p.tools, name)
-		}
-	}
-	if len(gone) > 0 {
-		p.server.RemoveTools(gone...)
-	}
-	for _, name := range slices.Sorted(maps.Keys(routes)) {
-		r := routes[name]
-		t := p.present(r, toolByName(r.b, r.name))
-		key := r.b.name + "\x00" + mustJSON(t)
-		if p.tools[name] == key {
-			continue
-		}
-		if err := addTool(p.server, t, p.toolHandler(r)); err != nil {
-			p.warnf("backend %s: tool %q is not offered: %v", r.b.name, r.name, err)
-			if _, had := p.tools[name]; had {
-				p.server.RemoveTools(name)
-				delete(p.tools, name)
-			}
-			continue
-		}
-		p.tools[name] = key
-	}
+	reconcile(p, "tool", p.tools, wantTools, p.server.RemoveTools, func(name string, o offer[*mcp.Tool]) error {
+		return addTool(p.server, o.item, p.toolHandler(toolRoutes[name]))
+	})
 
-	// Prompts, namespaced as tools are.
-	promptByName := func(b *backend, n string) *mcp.Prompt {
-		for _, pr := range prompts[b] {
-			if pr.Name == n {
-				return pr
-			}
-		}
-		return nil
-	}
-	proutes := exposedNames(snap, func(b *backend) []string {
-		out := make([]string, 0, len(prompts[b]))
-		for _, pr := range prompts[b] {
-			out = append(out, pr.Name)
-		}
-		return out
-	}, "")
-	gone = gone[:0]
-	for name := range p.prompts {
-		if _, ok := proutes[name]; !ok {
-			gone = append(gone, name)
-			delete(p.prompts, name)
-		}
-	}
-	if len(gone) > 0 {
-		p.server.RemovePrompts(gone...)
-	}
-	for _, name := range slices.Sorted(maps.Keys(proutes)) {
-		r := proutes[name]
-		pr := *promptByName(r.b, r.name)
+	promptRoutes := exposedNames(snap, func(b *backend) []string { return namesOf(prompts[b], func(pr *mcp.Prompt) string { return pr.Name }) }, "")
+	wantPrompts := map[string]offer[*mcp.Prompt]{}
+	for name, r := range promptRoutes {
+		pr := *find(prompts[r.b], func(pr *mcp.Prompt) bool { return pr.Name == r.name })
 		pr.Name = name
-		key := r.b.name + "\x00" + mustJSON(&pr)
-		if p.prompts[name] == key {
-			continue
-		}
-		p.server.AddPrompt(&pr, p.promptHandler(r))
-		p.prompts[name] = key
+		wantPrompts[name] = offer[*mcp.Prompt]{r.b, &pr}
 	}
+	reconcile(p, "prompt", p.prompts, wantPrompts, p.server.RemovePrompts, func(name string, o offer[*mcp.Prompt]) error {
+		return catch(func() { p.server.AddPrompt(o.item, p.promptHandler(promptRoutes[name])) })
+	})
 
 	// Resources and templates: a URI offered by several backends is read
 	// from the first of them.
-	wantRes := map[string]*mcp.Resource{}
-	resFrom := map[string]*backend{}
-	wantTpl := map[string]*mcp.ResourceTemplate{}
-	tplFrom := map[string]*backend{}
+	wantRes := firstOffers(p, snap, resources, func(r *mcp.Resource) string { return r.URI })
+	reconcile(p, "resource", p.resources, wantRes, p.server.RemoveResources, func(_ string, o offer[*mcp.Resource]) error {
+		return catch(func() { p.server.AddResource(o.item, p.resourceHandler(o.b)) })
+	})
+	wantTpl := firstOffers(p, snap, templates, func(t *mcp.ResourceTemplate) string { return t.URITemplate })
+	reconcile(p, "resource template", p.templates, wantTpl, p.server.RemoveResourceTemplates, func(_ string, o offer[*mcp.ResourceTemplate]) error {
+		return catch(func() { p.server.AddResourceTemplate(o.item, p.resourceHandler(o.b)) })
+	})
+}
+
+// offer is one item the proxy offers under a name, and the backend that
+// serves it.
+type offer[T any] struct {
+	b    *backend
+	item T
+}
+
+// reconcile makes the server offer exactly want: it removes the names
+// registered (have: name → key of what is registered) that are no longer
+// wanted, and adds those that are new or whose definition changed. An
+// item the SDK refuses is left out with a warning.
+func reconcile[T any](p *Proxy, what string, have map[string]string, want map[string]offer[T], remove func(...string), add func(string, offer[T]) error) {
+	var gone []string
+	for name := range have {
+		if _, ok := want[name]; !ok && name != StatusTool {
+			gone = append(gone, name)
+			delete(have, name)
+		}
+	}
+	if len(gone) > 0 {
+		remove(gone...)
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		o := want[name]
+		key := o.b.name + "\x00" + mustJSON(o.item)
+		if have[name] == key {
+			continue
+		}
+		if err := add(name, o); err != nil {
+			p.warnf("backend %s: %s %q is not offered: %v", o.b.name, what, name, err)
+			if _, had := have[name]; had {
+				remove(name)
+				delete(have, name)
+			}
+			continue
+		}
+		have[name] = key
+	}
+}
+
+// firstOffers maps each key (a URI) to the first backend that offers it,
+// warning about the others.
+func firstOffers[T any](p *Proxy, snap []*backend, items map[*backend][]T, keyOf func(T) string) map[string]offer[T] {
+	out := map[string]offer[T]{}
 	for _, b := range snap {
-		b.mu.Lock()
-		res, tpls := b.resources, b.templates
-		b.mu.Unlock()
-		for _, r := range res {
-			if other, dup := resFrom[r.URI]; dup {
-				if other != b {
-					p.warnf("resource %s is offered by %s and %s; it is read from %s", r.URI, other.name, b.name, other.name)
+		for _, it := range items[b] {
+			k := keyOf(it)
+			if other, dup := out[k]; dup {
+				if other.b != b {
+					p.warnf("%s is offered by %s and %s; it is read from %s", k, other.b.name, b.name, other.b.name)
 				}
 				continue
 			}
-			wantRes[r.URI], resFrom[r.URI] = r, b
-		}
-		for _, t := range tpls {
-			if _, dup := tplFrom[t.URITemplate]; dup {
-				continue
-			}
-			wantTpl[t.URITemplate], tplFrom[t.URITemplate] = t, b
+			c := it
+			out[k] = offer[T]{b, c}
 		}
 	}
-	gone = gone[:0]
-	for uri := range p.resources {
-		if _, ok := wantRes[uri]; !ok {
-			gone = append(gone, uri)
-			delete(p.resources, uri)
+	return out
+}
+
+func namesOf[T any](items []T, name func(T) string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = name(it)
+	}
+	return out
+}
+
+func find[T any](items []T, match func(T) bool) T {
+	for _, it := range items {
+		if match(it) {
+			return it
 		}
 	}
-	if len(gone) > 0 {
-		p.server.RemoveResources(gone...)
-	}
-	for _, uri := range slices.Sorted(maps.Keys(wantRes)) {
-		r := *wantRes[uri]
-		b := resFrom[uri]
-		key := b.name + "\x00" + mustJSON(&r)
-		if p.resources[uri] == key {
-			continue
-		}
-		if err := catch(func() { p.server.AddResource(&r, p.resourceHandler(b)) }); err != nil {
-			p.warnf("backend %s: resource %q is not offered: %v", b.name, uri, err)
-			continue
-		}
-		p.resources[uri] = key
-	}
-	gone = gone[:0]
-	for tpl := range p.templates {
-		if _, ok := wantTpl[tpl]; !ok {
-			gone = append(gone, tpl)
-			delete(p.templates, tpl)
-		}
-	}
-	if len(gone) > 0 {
-		p.server.RemoveResourceTemplates(gone...)
-	}
-	for _, tpl := range slices.Sorted(maps.Keys(wantTpl)) {
-		t := *wantTpl[tpl]
-		b := tplFrom[tpl]
-		key := b.name + "\x00" + mustJSON(&t)
-		if p.templates[tpl] == key {
-			continue
-		}
-		if err := catch(func() { p.server.AddResourceTemplate(&t, p.resourceHandler(b)) }); err != nil {
-			p.warnf("backend %s: resource template %q is not offered: %v", b.name, tpl, err)
-			continue
-		}
-		p.templates[tpl] = key
-	}
+	var zero T
+	return zero
 }
 
 // present is the tool as the agent sees it: the backend's definition under
