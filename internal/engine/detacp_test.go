@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +296,46 @@ func TestGateMethodCondition(t *testing.T) {
 		{name: "POST gated", action: act("http:request", "url", "https://api.example.com/", "method", "post"), want: warden.Gate},
 		{name: "PUT gated", action: act("http:request", "url", "https://api.example.com/", "method", "PUT"), want: warden.Gate},
 	})
+}
+
+// TestProtectedState: Warden's own files are out of reach whatever the
+// policy allows, in every spelling, through paths, commands and cwd.
+func TestProtectedState(t *testing.T) {
+	root := t.TempDir()
+	p, err := policy.Parse([]byte(`
+name: broad
+capabilities:
+  - tool: file:read
+    scope: {paths: ["./**"]}
+  - tool: file:write
+    scope: {paths: ["./**"]}
+  - tool: command:run
+    scope: {binaries: [cat, cp, echo]}
+forbidden:
+  - path: "**/.env"
+`), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(root, ".warden")
+	e, err := New(p, Options{Root: root, Protected: []string{filepath.Join(state, "warden.db"), filepath.Join(state, "signing.key"), filepath.Join(state, "objects")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, e, []evalCase{
+		{name: "signing key", action: act("file:read", "path", ".warden/signing.key"), want: warden.Deny, rule: "protected"},
+		{name: "dotted spelling", action: act("file:read", "path", "src/../.warden/./signing.key"), want: warden.Deny, rule: "protected"},
+		{name: "absolute", action: act("file:write", "path", filepath.Join(state, "warden.db")), want: warden.Deny, rule: "protected"},
+		{name: "case folded", action: act("file:read", "path", ".WARDEN/Signing.Key"), want: warden.Deny, rule: "protected"},
+		{name: "inside backups", action: act("file:write", "path", ".warden/objects/ab/cdef"), want: warden.Deny, rule: "protected"},
+		{name: "command argument", action: act("command:run", "command", "cat .warden/signing.key"), want: warden.Deny, rule: "protected"},
+		{name: "command redirect", action: act("command:run", "command", "echo x > .warden/warden.db"), want: warden.Deny, rule: "protected"},
+		{name: "policy rule still first", action: act("file:read", "path", ".env"), want: warden.Deny, rule: "forbidden[0]"},
+		{name: "other state file not listed", action: act("file:read", "path", ".warden/notes.txt"), want: warden.Allow},
+		{name: "project file", action: act("file:read", "path", "src/a.go"), want: warden.Allow},
+	})
+	v := e.Evaluate(Request{Action: act("file:read", "path", ".warden/signing.key")})
+	if len(v.Reasons) != 1 || !strings.Contains(v.Reasons[0], "Warden's own state") {
+		t.Errorf("reasons %q", v.Reasons)
+	}
 }

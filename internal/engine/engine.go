@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,6 +28,11 @@ type Options struct {
 	// LookPath finds a program on PATH, for binaries listed by absolute
 	// path; exec.LookPath when nil.
 	LookPath func(string) (string, error)
+	// Protected are files and directories no action may touch, whatever
+	// the policy allows: Warden's own state (its database, signing key,
+	// tokens and backups). A path at or inside one is denied as a
+	// forbidden path is, by the rule "protected".
+	Protected []string
 }
 
 // Engine is a compiled policy. It is safe for concurrent use.
@@ -38,6 +44,9 @@ type Engine struct {
 	caps     map[string][]*capability
 	gates    map[string][]*gate
 	forbid   forbidden
+	// protected are Options.Protected, cleaned; their path rules follow
+	// the policy's forbidden rules.
+	protected []string
 	// hasWhen: some condition may read the session's runtime, so
 	// evaluations need the time.
 	hasWhen bool
@@ -82,6 +91,16 @@ func New(p *policy.Policy, opts Options) (*Engine, error) {
 	}
 	if e.lookPath == nil {
 		e.lookPath = exec.LookPath
+	}
+	for _, dir := range opts.Protected {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("protected path %s: %w", dir, err)
+		}
+		if phys, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = phys
+		}
+		e.protected = append(e.protected, filepath.Clean(abs))
 	}
 	for i := range p.Capabilities {
 		c, err := e.compileCapability(i, &p.Capabilities[i])
@@ -278,7 +297,21 @@ func (e *Engine) compileForbidden() error {
 			return err
 		}
 	}
+	for k, dir := range e.protected {
+		if err := addPath(len(e.policy.Forbidden)+k, pathscope.Escape(dir)); err != nil {
+			return fmt.Errorf("protected path %s: %w", dir, err)
+		}
+	}
 	return nil
+}
+
+// protectedDir returns the protected path a forbidden path rule stands
+// for, if it is one.
+func (e *Engine) protectedDir(rule int) (string, bool) {
+	if k := rule - len(e.policy.Forbidden); k >= 0 && k < len(e.protected) {
+		return e.protected[k], true
+	}
+	return "", false
 }
 
 // looksLikeURLPattern reports whether an untyped pattern could be meant for

@@ -122,6 +122,9 @@ func (ev *evaluation) run() warden.Verdict {
 	}
 
 	if rule, reason := ev.forbidden(); rule >= 0 {
+		if _, ok := e.protectedDir(rule); ok {
+			return ev.deny("forbidden", "protected", reason)
+		}
 		if why := e.policy.Forbidden[rule].Reason; why != "" {
 			reason += " (" + why + ")"
 		}

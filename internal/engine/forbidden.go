@@ -45,7 +45,11 @@ func (ev *evaluation) forbidden() (int, string) {
 	a := ev.args
 	checkPath := func(raw string, p pathscope.Path) {
 		if rule, pat := ev.matchPath(p); rule >= 0 {
-			h.consider(rule, "Path %q matches forbidden pattern %q", raw, pat)
+			if dir, ok := ev.e.protectedDir(rule); ok {
+				h.consider(rule, "Path %q is Warden's own state (%s), which no action may touch", raw, dir)
+			} else {
+				h.consider(rule, "Path %q matches forbidden pattern %q", raw, pat)
+			}
 		}
 	}
 	for _, p := range a.paths {
@@ -113,6 +117,9 @@ func (ev *evaluation) matchPath(p pathscope.Path) (int, string) {
 		return -1, ""
 	}
 	rule := f.pathRule[best]
+	if dir, ok := ev.e.protectedDir(rule); ok {
+		return rule, dir
+	}
 	return rule, ev.e.policy.Forbidden[rule].Source()
 }
 
@@ -200,7 +207,11 @@ func (ev *evaluation) forbiddenCommand(c commandArg, h *hit) {
 						continue
 					}
 					if rule, pat := ev.matchPath(p); rule >= 0 {
-						h.consider(rule, "Command %q touches forbidden path %q (pattern %q)", c.raw, name, pat)
+						if dir, ok := ev.e.protectedDir(rule); ok {
+							h.consider(rule, "Command %q touches %q, Warden's own state (%s)", c.raw, name, dir)
+						} else {
+							h.consider(rule, "Command %q touches forbidden path %q (pattern %q)", c.raw, name, pat)
+						}
 					}
 				}
 			}

@@ -35,6 +35,7 @@ func StoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 		{"MissingEvidence", su.testMissingEvidence},
 		{"ConcurrentSessionsAndApprovals", su.testConcurrentSessionsAndApprovals},
 		{"ApprovalForAction", su.testApprovalForAction},
+		{"TerminateExpiresPending", su.testTerminateExpiresPending},
 	} {
 		t.Run(c.name, c.run)
 	}
@@ -280,6 +281,31 @@ func (su suite) testNofMApprovals(t *testing.T) {
 	rep, _ := g.Report(ctx, s.ID, false)
 	if rep.Approved != 1 || rep.Gated != 4 || rep.Allowed != 0 {
 		t.Errorf("report counts: %+v", rep)
+	}
+}
+
+// testTerminateExpiresPending: a session's pending approvals end with it,
+// leave the pending list, and cannot be voted on.
+func (su suite) testTerminateExpiresPending(t *testing.T) {
+	ctx := context.Background()
+	g, lr, _ := su.newGateway(t)
+	s := create(t, g, approvalPolicy)
+	id := eval(t, g, s.ID, "file:write", "path", "/data/t").ApprovalID
+	if _, err := g.Terminate(ctx, s.ID, "proxy stopped"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := g.Pending(ctx, ""); err != nil || len(p) != 0 {
+		t.Fatalf("pending after terminate: %+v %v", p, err)
+	}
+	a, err := g.Approval(ctx, id)
+	if err != nil || a.State != Expired || a.Reason != "session ended: proxy stopped" {
+		t.Fatalf("approval after terminate: %+v %v", a, err)
+	}
+	_, err = g.Approve(ctx, id, Approver{ID: "alice"}, ApproveOptions{})
+	wantCode(t, err, warden.CodeInvalidState)
+	types := lr.LedgerTypes(t, s.ID)
+	if n := len(types); n < 2 || types[n-2] != "gate:expired" || types[n-1] != "session:terminate" {
+		t.Errorf("ledger ends with %v, want gate:expired then session:terminate", types)
 	}
 }
 

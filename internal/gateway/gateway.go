@@ -29,6 +29,9 @@ type Config struct {
 	Executors *executor.Registry
 	// Objects keeps the backups rollbacks restore from; in memory when nil.
 	Objects executor.Objects
+	// Protected are files and directories no session's action may touch, whatever
+	// its policy allows: Warden's own state (engine.Options.Protected).
+	Protected []string
 }
 
 // Gateway evaluates actions for sessions kept in a Store. It is safe for
@@ -40,6 +43,7 @@ type Gateway struct {
 	onApproval func(*Approval)
 	executors  *executor.Registry
 	objects    executor.Objects
+	protected  []string
 
 	mu      sync.Mutex
 	engines map[string]*engine.Engine // by policy digest and root
@@ -51,7 +55,7 @@ func New(cfg Config) *Gateway {
 	if g.now == nil {
 		g.now = time.Now
 	}
-	g.executors, g.objects = cfg.Executors, cfg.Objects
+	g.executors, g.objects, g.protected = cfg.Executors, cfg.Objects, cfg.Protected
 	if g.executors == nil {
 		g.executors = executor.Default()
 	}
@@ -123,7 +127,7 @@ func (g *Gateway) engine(p *policy.Policy, digest, root string) (*engine.Engine,
 	if ok {
 		return e, nil
 	}
-	e, err := engine.New(p, engine.Options{Root: root, Home: g.home})
+	e, err := engine.New(p, engine.Options{Root: root, Home: g.home, Protected: g.protected})
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +222,21 @@ func (g *Gateway) terminate(tx Tx, s *Session, reason string) error {
 	s.Version++
 	if err := tx.PutSession(s); err != nil {
 		return err
+	}
+	// A call waiting for approval dies with its session: its approval
+	// leaves the pending list rather than invite a vote that cannot count.
+	pending, err := tx.Approvals(ApprovalFilter{SessionID: s.ID, State: Pending})
+	if err != nil {
+		return err
+	}
+	for _, a := range pending {
+		a.State, a.Reason, a.DecidedAt = Expired, "session ended: "+reason, &now
+		if err := tx.PutApproval(a); err != nil {
+			return err
+		}
+		if err := tx.Append(s.ID, "gate:expired", map[string]any{"approvalId": a.ID, "actionId": a.ActionID, "reason": a.Reason}); err != nil {
+			return err
+		}
 	}
 	c := s.Counters
 	return tx.Append(s.ID, "session:terminate", map[string]any{

@@ -75,10 +75,18 @@ func Open(ctx context.Context, path string, opts Options) (*Instance, error) {
 		}
 	}
 	l := ledger.New(sqlite.NewLedgerStore(db), signer, ledger.Options{})
+	// The database, its signing key, the admin token and the backups are
+	// Warden's own: no agent's action may read or change them.
+	var protected []string
+	if path != sqlite.MemoryPath {
+		protected = []string{path, path + "-wal", path + "-shm", path + "-journal",
+			filepath.Join(dir, "signing.key"), filepath.Join(dir, "admin.token"), filepath.Join(dir, "objects")}
+	}
 	return &Instance{
 		DB: db, Ledger: l, Dir: dir,
-		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: opts.OnApproval, Objects: objects, Executors: executors}),
-		Tokens:  sqlite.NewTokenStore(db),
+		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: opts.OnApproval, Objects: objects,
+			Executors: executors, Protected: protected}),
+		Tokens: sqlite.NewTokenStore(db),
 	}, nil
 }
 

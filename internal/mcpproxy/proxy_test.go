@@ -120,7 +120,7 @@ func TestDeniedCallNeverReachesBackend(t *testing.T) {
 func TestDotEnvDeniedInEverySpelling(t *testing.T) {
 	f := newFake("fs")
 	e := newEnv(t, envOpts{}, connectFake(t, f))
-	for _, p := range []string{".env", "./.env", "src/../.env", "a/.hidden/.env", "src//.env", filepath.Join(e.dir, ".env"), e.dir + "/src/../.env", "/etc/passwd"} {
+	for _, p := range []string{".env", "./.env", "src/../.env", "a/.hidden/.env", "src//.env", filepath.Join(e.dir, ".env"), e.dir + "/src/../.env", "/etc/passwd", ".warden/signing.key", ".warden/warden.db"} {
 		res := e.call("read_text_file", map[string]any{"path": p})
 		if !res.IsError || !strings.HasPrefix(text(res), "Action denied by policy: ") {
 			t.Errorf("read %s: %v %q", p, res.IsError, text(res))

@@ -26,6 +26,10 @@ const globMeta = `*?[]{}\`
 
 // escape quotes glob metacharacters in a literal path (a project root can
 // be called "a[1]").
+// Escape quotes the glob syntax in s, so that a directory's name is
+// matched literally.
+func Escape(s string) string { return escape(s) }
+
 func escape(s string) string {
 	if !strings.ContainsAny(s, globMeta) {
 		return s
