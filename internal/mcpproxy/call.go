@@ -143,8 +143,10 @@ func (p *Proxy) govern(ctx context.Context, action warden.Action, actor string, 
 	case warden.Deny:
 		return nil, denial(resp), nil
 	}
+	// The call is held for the proxy's gate wait, or less when the
+	// approval itself expires sooner.
 	wait := p.gateWait
-	if resp.Gate != nil && resp.Gate.Timeout > 0 {
+	if resp.Gate != nil && resp.Gate.Timeout > 0 && resp.Gate.Timeout < wait {
 		wait = resp.Gate.Timeout
 	}
 	id := resp.ApprovalID
@@ -160,7 +162,7 @@ func (p *Proxy) govern(ctx context.Context, action warden.Action, actor string, 
 		case <-ctx.Done():
 			return nil, "", ctx.Err()
 		case <-deadline.C:
-			return nil, p.timedOut(id, wait), nil
+			return nil, p.timedOut(ctx, id, wait), nil
 		case <-tick.C:
 		}
 		if time.Since(lastNote) >= progressEvery {
@@ -181,7 +183,7 @@ func (p *Proxy) govern(ctx context.Context, action warden.Action, actor string, 
 			}
 			return nil, fmt.Sprintf("Approval %s was rejected: %s", id, reason), nil
 		case gateway.Expired:
-			return nil, p.timedOut(id, wait), nil
+			return nil, expired(id, a), nil
 		}
 		// Approved (or used meanwhile by an identical call): the identical
 		// call, evaluated again, is now allowed once.
@@ -203,8 +205,13 @@ func denial(resp *gateway.Response) string {
 	return "Action denied by policy: " + strings.Join(resp.Reasons, "; ")
 }
 
-// timedOut is what a held call says when its wait ran out.
-func (p *Proxy) timedOut(id string, wait time.Duration) string {
+// timedOut is what a held call says when its wait ran out: how to approve
+// and retry while the approval is still open, else that it expired.
+func (p *Proxy) timedOut(ctx context.Context, id string, wait time.Duration) string {
+	a, err := p.g.Approval(ctx, id)
+	if err == nil && (a.State == gateway.Expired || a.ExpiresAt != nil && !a.ExpiresAt.After(time.Now())) {
+		return expired(id, a)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "This call needs human approval and none was given within %s (approval %s). ", wait, id)
 	fmt.Fprintf(&b, "A human can approve it with: warden approve %s", id)
@@ -213,6 +220,15 @@ func (p *Proxy) timedOut(id string, wait time.Duration) string {
 	}
 	b.WriteString(". Once it is approved, make the identical call again (same tool, same arguments) and it will run.")
 	return b.String()
+}
+
+// expired is what a held call says when its approval expired undecided.
+func expired(id string, a *gateway.Approval) string {
+	msg := fmt.Sprintf("This call needed human approval and approval %s expired without a decision", id)
+	if a.Reason != "" {
+		msg += " (" + a.Reason + ")"
+	}
+	return msg + ". Making the identical call again requests a new approval."
 }
 
 // relay carries progress notifications to the agent's request: the

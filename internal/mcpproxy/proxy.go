@@ -35,6 +35,10 @@ const DefaultGateWait = 5 * time.Minute
 // confirm.
 const RequiresUserInteraction = "anthropic/requiresUserInteraction"
 
+// ConnectTimeout bounds how long Start waits for a backend to answer
+// initialize and list what it offers.
+const ConnectTimeout = 30 * time.Second
+
 // approvalPoll is how often a held call looks for a decision; an approval
 // given from another process reaches the call within this time.
 const approvalPoll = 200 * time.Millisecond
@@ -189,15 +193,21 @@ func Start(ctx context.Context, opts Options) (*Proxy, error) {
 		p.gateWait = DefaultGateWait
 	}
 
-	// The backends connect while the session is created.
+	// The backends connect while the session is created, each within
+	// ConnectTimeout; the first that fails stops the others.
 	p.backends = make([]*backend, len(opts.Backends))
 	errs := make([]error, len(opts.Backends))
+	cctx, cancelConnect := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancelConnect()
 	var wg sync.WaitGroup
 	for i, b := range opts.Backends {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.backends[i], errs[i] = p.connect(ctx, b, opts.Version)
+			p.backends[i], errs[i] = p.connect(cctx, b, opts.Version)
+			if errs[i] != nil {
+				cancelConnect()
+			}
 		}()
 	}
 	name := opts.PolicyName
@@ -221,7 +231,7 @@ func Start(ctx context.Context, opts Options) (*Proxy, error) {
 	}
 	wg.Wait()
 	if err == nil {
-		err = errors.Join(errs...)
+		err = connectErrors(opts.Backends, errs)
 	}
 	if err != nil {
 		for _, b := range p.backends {
@@ -357,6 +367,27 @@ func (p *Proxy) connect(ctx context.Context, cfg Backend, version string) (*back
 		return nil, fmt.Errorf("backend %s: %w", cfg.Name, err)
 	}
 	return b, nil
+}
+
+// connectErrors reports the backends that failed to connect, leaving out
+// those stopped only because another failed first.
+func connectErrors(backends []Backend, errs []error) error {
+	var failed, stopped []error
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded):
+			failed = append(failed, fmt.Errorf("backend %s did not answer initialize in time (the limit is %s)", backends[i].Name, ConnectTimeout))
+		case errors.Is(err, context.Canceled):
+			stopped = append(stopped, err)
+		default:
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) == 0 {
+		failed = stopped
+	}
+	return errors.Join(failed...)
 }
 
 func (b *backend) markChanged(bits int) {

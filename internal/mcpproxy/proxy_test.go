@@ -258,6 +258,26 @@ func TestGateTimesOutThenApprovedRetrySucceeds(t *testing.T) {
 	}
 }
 
+// TestGateExpiresWhileHeld: a gate whose own timeout is shorter than the
+// proxy's wait ends the hold when its approval expires, and says so.
+func TestGateExpiresWhileHeld(t *testing.T) {
+	f := newFake("fs")
+	pol := strings.Replace(testPolicy, "timeout: 1m", "timeout: 1s", 1)
+	e := newEnv(t, envOpts{policy: pol}, connectFake(t, f))
+	start := time.Now()
+	res := e.call("launch", nil)
+	msg := text(res)
+	if !res.IsError || !strings.Contains(msg, "expired without a decision") || !strings.Contains(msg, "requests a new approval") {
+		t.Fatalf("expired gate: %v %q", res.IsError, msg)
+	}
+	if d := time.Since(start); d < time.Second || d > 5*time.Second {
+		t.Errorf("held for %s, want about the gate's 1s", d)
+	}
+	if f.count("launch") != 0 {
+		t.Fatal("an expired call ran")
+	}
+}
+
 func TestGateRejected(t *testing.T) {
 	f := newFake("fs")
 	e := newEnv(t, envOpts{}, connectFake(t, f))
