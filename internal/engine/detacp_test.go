@@ -339,3 +339,26 @@ forbidden:
 		t.Errorf("reasons %q", v.Reasons)
 	}
 }
+
+func TestChangedPaths(t *testing.T) {
+	root := t.TempDir()
+	e := compile(t, "name: c\ncapabilities:\n  - tool: file:read\n    scope: {paths: [\"./**\"]}\n", root)
+	for _, tc := range []struct {
+		name   string
+		action warden.Action
+		want   []string
+	}{
+		{"write", act("write_file", "path", "./src/../a.txt", "content", "x"), []string{"a.txt"}},
+		{"move", act("file:move", "source", "a", "destination", "b/c"), []string{"a", "b/c"}},
+		{"copy changes only its destination", act("file:copy", "source", "a", "destination", "b"), []string{"b"}},
+		{"outside the root", act("file:delete", "path", "/tmp/x"), []string{"/tmp/x"}},
+		{"edit_file as a write", act("edit_file", "path", "a.go", "edits", []any{}), []string{"a.go"}},
+		{"a read changes nothing", act("file:read", "path", "a"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, e.ChangedPaths(tc.action)); diff != "" {
+				t.Error(diff)
+			}
+		})
+	}
+}

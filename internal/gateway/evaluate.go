@@ -360,6 +360,11 @@ func (g *Gateway) recordResult(ctx context.Context, sessionID, actionID string, 
 				changed = append(changed, art.Path)
 			}
 		}
+		if r.Success && len(changed) == 0 {
+			// A tool that reports no files (an MCP server behind the
+			// proxy, an HTTP client) changed those its action names.
+			changed = e.ChangedPaths(warden.Action{Tool: act.Tool, Input: act.Input})
+		}
 		for _, p := range changed {
 			isNew, err := tx.AddChangedFile(s.ID, p)
 			if err != nil {

@@ -134,6 +134,9 @@ func newFake(name string) *fake {
 	add("read_text_file", func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return textResult("contents of " + fmt.Sprint(argsOf(req)["path"])), nil
 	}, "path")
+	add("write_file", func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return textResult("wrote " + fmt.Sprint(argsOf(req)["path"])), nil
+	}, "path", "content")
 	add("deploy", func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return textResult("deployed " + fmt.Sprint(argsOf(req)["target"])), nil
 	}, "target")

@@ -258,6 +258,26 @@ func TestGateTimesOutThenApprovedRetrySucceeds(t *testing.T) {
 	}
 }
 
+// TestFileBudgetCountsBackendWrites: a backend's write counts against
+// max_files_changed though the backend reports no files.
+func TestFileBudgetCountsBackendWrites(t *testing.T) {
+	f := newFake("fs")
+	pol := strings.Replace(testPolicy, "limits:\n", "  - tool: file:write\n    scope: {paths: [\"./**\"]}\nlimits:\n  max_files_changed: 1\n", 1)
+	e := newEnv(t, envOpts{policy: pol}, connectFake(t, f))
+	for i, p := range []string{"a.txt", "b.txt"} {
+		res := e.call("write_file", map[string]any{"path": p, "content": "x"})
+		if denied := res.IsError; denied != (i == 1) {
+			t.Fatalf("write %d (%s): denied %v: %q", i, p, denied, text(res))
+		}
+	}
+	if n := f.count("write_file"); n != 1 {
+		t.Errorf("%d writes reached the backend, want 1", n)
+	}
+	if rep := e.report(); rep.BudgetUsed.FilesChanged != 1 {
+		t.Errorf("files changed %d, want 1", rep.BudgetUsed.FilesChanged)
+	}
+}
+
 // TestGateExpiresWhileHeld: a gate whose own timeout is shorter than the
 // proxy's wait ends the hold when its approval expires, and says so.
 func TestGateExpiresWhileHeld(t *testing.T) {
