@@ -58,6 +58,9 @@ func newPendingCmd(s Streams) *cobra.Command {
 				}
 			}
 			if f.json {
+				if list == nil {
+					list = []*gateway.Approval{}
+				}
 				return writeJSON(s, list)
 			}
 			if len(list) == 0 {
