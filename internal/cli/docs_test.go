@@ -24,13 +24,20 @@ type docExample struct {
 	exit int
 }
 
+// docFiles are the documents whose examples and policies the tests check:
+// the README, docs/*.md and docs/integrations/*.md.
+func docFiles() []string {
+	files, _ := filepath.Glob("../../docs/*.md")
+	more, _ := filepath.Glob("../../docs/integrations/*.md")
+	return append(append(files, more...), "../../README.md")
+}
+
 // TestDocExamples runs every example in the README and docs/: each line of
 // a ```console block that starts with "$ warden" is run from the repository
 // root, and its output must be the lines that follow it. A last line
 // "[exit N]" gives the expected exit status.
 func TestDocExamples(t *testing.T) {
-	files, _ := filepath.Glob("../../docs/*.md")
-	files = append(files, "../../README.md")
+	files := docFiles()
 	var examples []docExample
 	for _, f := range files {
 		examples = append(examples, readExamples(t, f)...)
@@ -106,8 +113,7 @@ func readExamples(t *testing.T, file string) []docExample {
 // TestDocPolicies loads every complete policy shown in the docs (a ```yaml
 // block with both name: and capabilities: at the top level).
 func TestDocPolicies(t *testing.T) {
-	files, _ := filepath.Glob("../../docs/*.md")
-	files = append(files, "../../README.md")
+	files := docFiles()
 	found := 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)
