@@ -8,15 +8,21 @@
 //   node client.mjs '["warden","proxy","--policy","p.yaml"]'
 //   node client.mjs --url http://127.0.0.1:8080/mcp --token T
 //
-// Requests: {"id", "op": "list" | "call" | "resources" | "read" | "prompts"
-// | "prompt" | "close", "name", "args", "uri", "timeoutMs", "progress",
-// "cancelAfterMs"}.
+// Requests: {"id", "op": "list" | "call" | "resources" | "templates" |
+// "read" | "prompts" | "prompt" | "cancel" | "close", "name", "args", "uri",
+// "timeoutMs", "progress", "cancelAfterMs", "target"}. "cancel" aborts the
+// request whose id is "target", which makes the SDK send
+// notifications/cancelled for it. Notifications are reported as events:
+// tools/list_changed, resources/list_changed, prompts/list_changed, log and
+// progress (with the id of the request it belongs to).
 import { createInterface } from "node:readline";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   LoggingMessageNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
@@ -36,22 +42,35 @@ if (argv[0] === "--url") {
 
 const client = new Client({ name: "warden-e2e", version: "1.0.0" }, { capabilities: {} });
 client.setNotificationHandler(ToolListChangedNotificationSchema, () => out({ event: "tools/list_changed" }));
+client.setNotificationHandler(ResourceListChangedNotificationSchema, () => out({ event: "resources/list_changed" }));
+client.setNotificationHandler(PromptListChangedNotificationSchema, () => out({ event: "prompts/list_changed" }));
 client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => out({ event: "log", params: n.params }));
 
 const started = Date.now();
 await client.connect(transport);
 out({ event: "connected", ms: Date.now() - started, server: client.getServerVersion(), protocol: transport.protocolVersion ?? null });
 
+// The abort controllers of the requests in flight, by id.
+const inflight = new Map();
+
 async function handle(req) {
-  const opts = { timeout: req.timeoutMs ?? 60000, resetTimeoutOnProgress: true };
+  const ac = new AbortController();
+  const opts = { timeout: req.timeoutMs ?? 60000, resetTimeoutOnProgress: true, signal: ac.signal };
   if (req.progress) {
     opts.onprogress = (p) => out({ event: "progress", id: req.id, params: p });
   }
   if (req.cancelAfterMs) {
-    const ac = new AbortController();
-    opts.signal = ac.signal;
     setTimeout(() => ac.abort("cancelled by the test"), req.cancelAfterMs);
   }
+  if (req.op !== "cancel") inflight.set(req.id, ac);
+  try {
+    return await run(req, opts);
+  } finally {
+    inflight.delete(req.id);
+  }
+}
+
+async function run(req, opts) {
   switch (req.op) {
     case "list":
       return await client.listTools({}, opts);
@@ -59,12 +78,19 @@ async function handle(req) {
       return await client.callTool({ name: req.name, arguments: req.args ?? {} }, undefined, opts);
     case "resources":
       return await client.listResources({}, opts);
+    case "templates":
+      return await client.listResourceTemplates({}, opts);
     case "read":
       return await client.readResource({ uri: req.uri }, opts);
     case "prompts":
       return await client.listPrompts({}, opts);
     case "prompt":
       return await client.getPrompt({ name: req.name, arguments: req.args ?? {} }, opts);
+    case "cancel": {
+      const target = inflight.get(req.target);
+      target?.abort("cancelled by the test");
+      return { cancelled: target !== undefined };
+    }
     case "close":
       await client.close();
       return {};

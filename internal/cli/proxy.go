@@ -4,19 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/wardenhq/warden/internal/fsserver"
 	"github.com/wardenhq/warden/internal/instance"
 	"github.com/wardenhq/warden/internal/mcpproxy"
+	"github.com/wardenhq/warden/internal/notify"
 	"github.com/wardenhq/warden/internal/policy"
 	"github.com/wardenhq/warden/internal/store/sqlite"
 	"github.com/wardenhq/warden/internal/warden"
@@ -97,6 +99,8 @@ func proxySetupFrom(p *proxyParams) (*proxySetup, error) {
 		return nil, usagef("give either --policy (simplified mode) or a config file, not both; the config names its policy")
 	case p.config == "" && p.policyFile == "":
 		return nil, usagef("proxy needs --policy POLICY (the built-in tools) or a config file: warden proxy CONFIG.yaml")
+	case p.config != "" && p.dir != "":
+		return nil, usagef("--dir is for simplified mode; a config file names its project root with dir: (default: the file's directory)")
 	case p.config != "":
 		cfg, err := mcpproxy.LoadConfig(p.config)
 		if err != nil {
@@ -109,15 +113,11 @@ func proxySetupFrom(p *proxyParams) (*proxySetup, error) {
 		su.backends = cfg.Backends
 		p.policyFile = cfg.Policy
 	default:
-		dir := p.dir
-		if dir == "" {
-			dir = "."
-		}
-		su.opts.Root = dir
-		su.opts.Builtin = &mcpproxy.Builtin{Name: builtinBackend, Tools: fsserver.Tools(), Runner: fsserver.Runner}
-	}
-	if p.dir != "" {
 		su.opts.Root = p.dir
+		if su.opts.Root == "" {
+			su.opts.Root = "."
+		}
+		su.opts.Builtin = &mcpproxy.Builtin{Name: builtinBackend, Tools: fsserver.Tools(), Runner: fsserver.Runner}
 	}
 	root, err := filepath.Abs(su.opts.Root)
 	if err != nil {
@@ -160,11 +160,18 @@ func proxySetupFrom(p *proxyParams) (*proxySetup, error) {
 }
 
 func runProxy(ctx context.Context, s Streams, p *proxyParams) error {
+	// The proxy stops, ending its session, on SIGINT and SIGTERM whoever
+	// runs it, not only when the caller's context says so.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	su, err := proxySetupFrom(p)
 	if err != nil {
 		return err
 	}
-	in, err := instance.Open(ctx, su.db, instance.Options{})
+	// Gates that name a webhook announce their approvals from the proxy
+	// too; the callbacks go to warden serve, at the public URL.
+	hook := &notify.Webhook{Logger: slog.New(slog.NewTextHandler(s.Err, nil)), BaseURL: su.opts.PublicURL}
+	in, err := instance.Open(ctx, su.db, instance.Options{OnApproval: hook.Hook()})
 	if err != nil {
 		return err
 	}
@@ -184,7 +191,7 @@ func runProxy(ctx context.Context, s Streams, p *proxyParams) error {
 
 	switch su.transport {
 	case mcpproxy.TransportStdio:
-		return px.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(s.In), Writer: nopWriteCloser{s.Out}})
+		return px.Run(ctx, mcpproxy.StdioTransport(s.In, s.Out))
 	default:
 		return serveProxyHTTP(ctx, s, in, px, su)
 	}
@@ -198,7 +205,13 @@ func serveProxyHTTP(ctx context.Context, s Streams, in *instance.Instance, px *m
 	}
 	loopback := mcpproxy.IsLoopback(su.addr)
 	handler := mcpproxy.Authenticate(in.Tokens, !loopback)(px.Handler(su.transport))
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Event streams and held calls last as long as their requests: when the
+	// proxy stops, their contexts end, or Shutdown would wait for them.
+	base, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(stopRequests)
 	path := mcpproxy.PathHTTP
 	if su.transport == mcpproxy.TransportSSE {
 		path = mcpproxy.PathSSE
@@ -223,7 +236,3 @@ func serveProxyHTTP(ctx context.Context, s Streams, in *instance.Instance, px *m
 	}
 	return nil
 }
-
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -34,7 +36,12 @@ func (p *Proxy) Handler(transport string) http.Handler {
 	mux := http.NewServeMux()
 	switch transport {
 	case TransportSSE:
-		mux.Handle(PathSSE, mcp.NewSSEHandler(get, nil))
+		// The SDK hands the token of an SSE request to no handler: the
+		// identity comes from the context of the event stream instead.
+		if _, added := sseIdentityAdded.LoadOrStore(p, true); !added {
+			p.server.AddReceivingMiddleware(sseIdentity)
+		}
+		mux.Handle(PathSSE, &sseOwners{next: mcp.NewSSEHandler(get, nil), owner: map[string]string{}})
 	default:
 		stateful := mcp.NewStreamableHTTPHandler(get, nil)
 		stateless := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{Stateless: true, PropagateRequestCancellation: true})
@@ -52,6 +59,113 @@ func (p *Proxy) Handler(transport string) http.Handler {
 // principalKey carries the authenticated principal from Authenticate to
 // the SDK's token verifier.
 type principalKey struct{}
+
+// sseIdentityAdded records the proxies whose server has sseIdentity.
+var sseIdentityAdded sync.Map
+
+// sseIdentity gives a request that came over legacy SSE the token of the
+// event stream it belongs to. The SDK fills RequestExtra.TokenInfo for
+// Streamable HTTP only; an SSE session's handlers run in the context of
+// the GET that opened the stream, which Authenticate has checked.
+func sseIdentity(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if ti := sdkauth.TokenInfoFromContext(ctx); ti != nil {
+			switch r := req.(type) {
+			case *mcp.CallToolRequest:
+				r.Extra = withToken(r.Extra, ti)
+			case *mcp.ReadResourceRequest:
+				r.Extra = withToken(r.Extra, ti)
+			case *mcp.GetPromptRequest:
+				r.Extra = withToken(r.Extra, ti)
+			}
+		}
+		return next(ctx, method, req)
+	}
+}
+
+func withToken(extra *mcp.RequestExtra, ti *sdkauth.TokenInfo) *mcp.RequestExtra {
+	if extra == nil {
+		return &mcp.RequestExtra{TokenInfo: ti}
+	}
+	if extra.TokenInfo == nil {
+		extra.TokenInfo = ti
+	}
+	return extra
+}
+
+// sseOwners keeps each legacy SSE session to the token that opened it: a
+// message posted to a session with another token is refused, as the SDK
+// does for Streamable HTTP sessions.
+type sseOwners struct {
+	next  http.Handler
+	mu    sync.Mutex
+	owner map[string]string // session id → token id ("" without a token)
+}
+
+func tokenID(r *http.Request) string {
+	pr, _ := r.Context().Value(principalKey{}).(auth.Principal)
+	return pr.TokenID
+}
+
+func (o *sseOwners) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		sw := &sessionSniffer{ResponseWriter: w, owners: o, token: tokenID(r)}
+		defer func() {
+			if sw.id != "" {
+				o.mu.Lock()
+				delete(o.owner, sw.id)
+				o.mu.Unlock()
+			}
+		}()
+		o.next.ServeHTTP(sw, r)
+	case http.MethodPost:
+		if id := r.URL.Query().Get("sessionid"); id != "" {
+			o.mu.Lock()
+			owner, known := o.owner[id]
+			o.mu.Unlock()
+			if known && owner != tokenID(r) {
+				http.Error(w, "this SSE session was opened with another token; post with the token that opened it", http.StatusForbidden)
+				return
+			}
+		}
+		o.next.ServeHTTP(w, r)
+	default:
+		o.next.ServeHTTP(w, r)
+	}
+}
+
+// sessionSniffer learns an SSE session's id from the endpoint event the
+// SDK writes first ("data: /sse?sessionid=ID").
+type sessionSniffer struct {
+	http.ResponseWriter
+	owners *sseOwners
+	token  string
+	id     string
+	seen   bool
+}
+
+func (s *sessionSniffer) Write(b []byte) (int, error) {
+	// Only the first event is looked at: what follows is the agent's data.
+	if !s.seen && len(b) > 0 {
+		s.seen = true
+		if _, rest, ok := strings.Cut(string(b), "sessionid="); ok && strings.HasPrefix(string(b), "event: endpoint\n") {
+			if i := strings.IndexAny(rest, "&\r\n "); i >= 0 {
+				rest = rest[:i]
+			}
+			if id, err := url.QueryUnescape(rest); err == nil && id != "" {
+				s.id = id
+				s.owners.mu.Lock()
+				s.owners.owner[id] = s.token
+				s.owners.mu.Unlock()
+			}
+		}
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController flush the event stream.
+func (s *sessionSniffer) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Authenticate returns middleware that authenticates agents by the bearer
 // tokens in store: a token of role agent or admin may use the proxy, and

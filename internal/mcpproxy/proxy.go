@@ -353,7 +353,10 @@ func (p *Proxy) connect(ctx context.Context, cfg Backend, version string) (*back
 		// to the agent as they are.
 		MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true},
 	})
-	cs, err := client.Connect(ctx, cfg.Transport, nil)
+	// The connection outlives ctx, which bounds only the handshake: an
+	// SSE backend's event stream lives as long as the context it was
+	// opened with.
+	cs, err := client.Connect(ctx, detached{cfg.Transport}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: connect: %w", cfg.Name, err)
 	}
@@ -367,6 +370,13 @@ func (p *Proxy) connect(ctx context.Context, cfg Backend, version string) (*back
 		return nil, fmt.Errorf("backend %s: %w", cfg.Name, err)
 	}
 	return b, nil
+}
+
+// detached connects a transport with a context that is never cancelled.
+type detached struct{ mcp.Transport }
+
+func (d detached) Connect(ctx context.Context) (mcp.Connection, error) {
+	return d.Transport.Connect(context.WithoutCancel(ctx))
 }
 
 // connectErrors reports the backends that failed to connect, leaving out

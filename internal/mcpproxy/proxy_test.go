@@ -3,6 +3,8 @@ package mcpproxy
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -584,5 +586,38 @@ func TestStartFailsCleanly(t *testing.T) {
 	if _, err := Start(context.Background(), Options{Gateway: in.Gateway, Policy: []byte(testPolicy), Root: dir,
 		Backends: []Backend{{Name: "a__b", Transport: &mcp.CommandTransport{Command: exec.Command("true")}}}}); warden.ErrorCode(err) != warden.CodeInvalidInput {
 		t.Errorf("a backend name with __: %v", err)
+	}
+}
+
+// TestSSEBackendOutlivesStartContext: the context given to Start bounds
+// the backends' handshakes, not their connections.
+func TestSSEBackendOutlivesStartContext(t *testing.T) {
+	f := newFake("remote")
+	srv := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return f.server }, nil))
+	defer srv.Close()
+	dir := t.TempDir()
+	in, err := instance.Open(context.Background(), filepath.Join(dir, "w.db"), instance.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := Start(ctx, Options{Gateway: in.Gateway, Policy: []byte(testPolicy), Root: dir,
+		Backends: []Backend{{Name: "remote", Transport: &mcp.SSEClientTransport{Endpoint: srv.URL}}}})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	st, ct := mcp.NewInMemoryTransports()
+	go p.Run(context.Background(), st)
+	agent, err := mcp.NewClient(&mcp.Implementation{Name: "a"}, nil).Connect(context.Background(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	res, err := agent.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "still here"}})
+	if err != nil || res.IsError || text(res) != "remote:still here" {
+		t.Fatalf("call after Start's context ended: %v %+v", err, res)
 	}
 }

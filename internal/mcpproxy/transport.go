@@ -85,13 +85,29 @@ func (t *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
+// partialLineWait is how long prefixWriter holds a line whose end has not
+// arrived: a backend's last words before it exits often have no newline.
+const partialLineWait = 200 * time.Millisecond
+
 // prefixWriter writes each complete line with a prefix, holding a partial
-// line until its end arrives (or Flush is called).
+// line until its end arrives or partialLineWait passes.
 type prefixWriter struct {
 	mu     sync.Mutex
 	w      io.Writer
 	prefix []byte
 	buf    []byte
+	timer  *time.Timer // flushes a held partial line
+}
+
+// flushPartial writes the partial line held, if any, as a line.
+func (p *prefixWriter) flushPartial() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = nil
+	if len(p.buf) > 0 {
+		p.w.Write(append(append(append([]byte(nil), p.prefix...), p.buf...), '\n'))
+		p.buf = nil
+	}
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
@@ -112,6 +128,13 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	if len(p.buf) > 64<<10 {
 		p.w.Write(append(append(append([]byte(nil), p.prefix...), p.buf...), '\n'))
 		p.buf = nil
+	}
+	switch {
+	case len(p.buf) > 0 && p.timer == nil:
+		p.timer = time.AfterFunc(partialLineWait, p.flushPartial)
+	case len(p.buf) == 0 && p.timer != nil:
+		p.timer.Stop()
+		p.timer = nil
 	}
 	return len(b), nil
 }

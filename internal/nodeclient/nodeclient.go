@@ -71,6 +71,10 @@ type Client struct {
 	stdin  *json.Encoder
 	closer func() error
 
+	closeOnce sync.Once
+	closeErr  error
+	sendMu    sync.Mutex // one request written at a time
+
 	mu      sync.Mutex
 	nextID  int
 	waiting map[int]chan Message
@@ -80,6 +84,11 @@ type Client struct {
 	// negotiated protocol version.
 	Connected Message
 }
+
+// connectWait bounds how long Start waits for the client to connect: Node,
+// the server and its own backends all start in that time, which takes
+// seconds on a busy machine.
+const connectWait = 2 * time.Minute
 
 // Start runs the client against args: a server command line (stdio), or
 // "--url", URL [, "--token", T] for Streamable HTTP. It waits until the
@@ -112,23 +121,34 @@ func Start(t testing.TB, dir string, env []string, args ...string) *Client {
 	c := &Client{t: t, cmd: cmd, stdin: json.NewEncoder(in), closer: in.Close, waiting: map[int]chan Message{}, changed: make(chan struct{}, 1)}
 	connected := make(chan Message, 1)
 	go c.read(out, connected)
-	t.Cleanup(func() {
-		c.closer()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { c.Close() })
 	select {
 	case c.Connected = <-connected:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the MCP client did not connect within 30s")
+	case <-time.After(connectWait):
+		t.Fatalf("the MCP client did not connect within %s", connectWait)
 	}
 	return c
+}
+
+// Close closes the client's stdin, which makes it close its connection
+// (and a stdio server's stdin), and waits up to 10 seconds for it to exit,
+// killing it after that. It reports how the client exited; a client that
+// had to be killed is an error. Close is called at the end of the test
+// and may be called before.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.closer()
+		done := make(chan error, 1)
+		go func() { done <- c.cmd.Wait() }()
+		select {
+		case c.closeErr = <-done:
+		case <-time.After(10 * time.Second):
+			c.cmd.Process.Kill()
+			<-done
+			c.closeErr = fmt.Errorf("the MCP client did not exit within 10s of its stdin closing")
+		}
+	})
+	return c.closeErr
 }
 
 func (c *Client) read(out interface{ Read([]byte) (int, error) }, connected chan<- Message) {
@@ -165,8 +185,8 @@ func (c *Client) read(out interface{ Read([]byte) (int, error) }, connected chan
 	c.mu.Unlock()
 }
 
-// Request is one request to the client; Op is list, call, resources, read,
-// prompts or prompt.
+// Request is one request to the client; Op is list, call, resources,
+// templates, read, prompts, prompt or cancel (of the request Target).
 type Request struct {
 	ID            int            `json:"id"`
 	Op            string         `json:"op"`
@@ -176,21 +196,45 @@ type Request struct {
 	TimeoutMS     int            `json:"timeoutMs,omitempty"`
 	Progress      bool           `json:"progress,omitempty"`
 	CancelAfterMS int            `json:"cancelAfterMs,omitempty"`
+	Target        int            `json:"target,omitempty"`
 }
 
 // Send sends a request and returns a channel that receives its answer; the
 // channel is closed if the client exits first.
 func (c *Client) Send(r Request) <-chan Message {
+	_, ch := c.SendID(r)
+	return ch
+}
+
+// SendID is Send that also returns the id the request was given, which
+// names it in progress events and in Cancel.
+func (c *Client) SendID(r Request) (int, <-chan Message) {
 	c.mu.Lock()
 	c.nextID++
 	r.ID = c.nextID
 	ch := make(chan Message, 1)
 	c.waiting[r.ID] = ch
 	c.mu.Unlock()
-	if err := c.stdin.Encode(r); err != nil {
+	c.sendMu.Lock()
+	err := c.stdin.Encode(r)
+	c.sendMu.Unlock()
+	if err != nil {
 		c.t.Fatalf("sending to the MCP client: %v", err)
 	}
-	return ch
+	return r.ID, ch
+}
+
+// Cancel aborts the request with the given id, as an agent whose user
+// gives up does: the SDK sends notifications/cancelled for it. It reports
+// whether the request was still in flight.
+func (c *Client) Cancel(id int) bool {
+	c.t.Helper()
+	m := c.Do(Request{Op: "cancel", Target: id})
+	var r struct {
+		Cancelled bool `json:"cancelled"`
+	}
+	_ = json.Unmarshal(m.Result, &r)
+	return r.Cancelled
 }
 
 // Do sends a request and waits up to a minute for its answer.
