@@ -169,7 +169,7 @@ func yamlError(err error, file string, doc *ast.File) *policy.Error {
 	if errors.As(err, &ue) {
 		name := strings.Trim(strings.TrimPrefix(ue.Message, "unknown field "), `"`)
 		e.Msg = fmt.Sprintf("unknown field %q", name)
-		if s := closest(name, knownKeys); s != "" {
+		if s := policy.Suggest(name, knownKeys); s != "" {
 			e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			e.Msg += "; remove it (the keys are " + strings.Join(knownKeys, ", ") + ")"
@@ -568,35 +568,4 @@ func expandVars(s string, lookup func(string) (string, bool)) (string, []string,
 		}
 	}
 	return b.String(), missing, nil
-}
-
-// closest returns the candidate within edit distance 2 of s, if any.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -103,8 +103,10 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
-// suggest returns the candidate closest to s, if it is close enough to be a
-// plausible typo.
+// Suggest returns the candidate closest to s, if it is close enough to be
+// a plausible typo of it: the "did you mean" of every configuration file.
+func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
+
 func suggest(s string, candidates []string) string {
 	best, bestD := "", len(s)/2+2
 	if bestD > 3 {
