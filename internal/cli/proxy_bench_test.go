@@ -30,7 +30,8 @@ import (
 //	                               fsync costs nothing: the difference is the
 //	                               price of durability)
 //	WARDEN_BENCH_CPUPROFILE=FILE   write a CPU profile of each proxy process
-//	                               to FILE.N (N counts the processes)
+//	                               to FILE.N (N counts the processes); the
+//	                               test binary runs the proxy then
 //	WARDEN_BENCH_BIN=PATH          run this warden binary (go build
 //	                               ./cmd/warden) as the proxy instead of the
 //	                               test binary, which is larger
