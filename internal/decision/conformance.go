@@ -34,6 +34,7 @@ func StoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Store/Events", su.testEvents},
 		{"Store/ListFiltersAndPages", su.testList},
 		{"Store/Templates", su.testStoreTemplates},
+		{"Store/Replace", su.testReplace},
 	}
 	groups = append(groups, su.scenarios()...)
 	for _, g := range groups {
@@ -422,6 +423,81 @@ func (su *suite) testPartialLoad(t *testing.T) {
 		t.Error("bob's approval is not revoked")
 	}
 	CheckReplay(t, st, "d-1")
+}
+
+// testReplace replaces a decision's whole history: the new events and
+// state take the place of the old, approvals the new history does not
+// give are gone, a missing decision is created, and a refused Replace
+// changes nothing.
+func (su *suite) testReplace(t *testing.T) {
+	ctx := context.Background()
+	st := su.newStore(t)
+	old := newDraft("d-1")
+	if err := st.Append(ctx, old, build(t, old, t0,
+		createdDraft("old goal", DryRun, "old"),
+		policyDraft(Policy{MinApprovals: 3, AllowedModes: []Mode{DryRun}}),
+		draft{ApprovalGranted, human("alice"), GrantedPayload{}},
+		draft{ApprovalGranted, human("bob"), GrantedPayload{}})); err != nil {
+		t.Fatal(err)
+	}
+	nw := newDraft("d-1")
+	events := build(t, nw, t0.Add(time.Minute),
+		createdDraft("new goal", Apply, "new"),
+		policyDraft(Policy{MinApprovals: 1, AllowedModes: []Mode{Apply}}),
+		draft{ApprovalGranted, human("carol"), GrantedPayload{Comment: "fine"}})
+	// Refused: the state is not the one after the events, or it holds an
+	// approval no event gives, or the history does not start at 0.
+	bad := *nw
+	bad.EventCount = 7
+	if err := st.Replace(ctx, &bad, events); err == nil {
+		t.Error("Replace with a state that does not follow the events succeeded")
+	}
+	extra := *nw
+	extra.Approvals = map[string]*Approval{"carol": nw.Approvals["carol"], "mallory": {Actor: human("mallory"), GrantedAt: t0}}
+	if err := st.Replace(ctx, &extra, events); err == nil {
+		t.Error("Replace with an approval no event gives succeeded")
+	}
+	if err := st.Replace(ctx, nw, events[1:]); err == nil {
+		t.Error("Replace with a history not starting at seq 0 succeeded")
+	}
+	if got := must(st.Load(ctx, "d-1", nil)); got.Goal != "old goal" || len(got.Approvals) != 2 || got.EventCount != 4 {
+		t.Fatalf("after refused replaces: goal %q, %d approvals, %d events; want the old decision", got.Goal, len(got.Approvals), got.EventCount)
+	}
+	CheckReplay(t, st, "d-1")
+
+	if err := st.Replace(ctx, nw, events); err != nil {
+		t.Fatal(err)
+	}
+	got := must(st.Load(ctx, "d-1", nil))
+	if diff := cmp.Diff(nw, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Load after Replace (-replaced +loaded):\n%s", diff)
+	}
+	if diff := cmp.Diff(events, must(st.Events(ctx, "d-1", 0, 0)), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Events after Replace (-replaced +stored):\n%s", diff)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if a := must(st.Load(ctx, "d-1", []string{who})).Approvals[who]; a != nil {
+			t.Errorf("the old approval of %s survived the replace", who)
+		}
+	}
+	if p := must(st.List(ctx, Filter{Labels: []string{"old"}})); len(p.Decisions) != 0 {
+		t.Error("the old labels still select the decision")
+	}
+	if p := must(st.List(ctx, Filter{Labels: []string{"new"}})); len(p.Decisions) != 1 {
+		t.Error("the new labels do not select the decision")
+	}
+	// Appends continue the new history.
+	if err := st.Append(ctx, nw, build(t, nw, t0.Add(2*time.Minute), draft{ApprovalRevoked, human("carol"), ReasonPayload{}})); err != nil {
+		t.Fatal(err)
+	}
+	CheckReplay(t, st, "d-1")
+
+	// A decision that does not exist is created.
+	fresh := newDraft("d-2")
+	if err := st.Replace(ctx, fresh, build(t, fresh, t0, createdDraft("g", DryRun), policyDraft(Policy{MinApprovals: 1, AllowedModes: []Mode{DryRun}}))); err != nil {
+		t.Fatal(err)
+	}
+	CheckReplay(t, st, "d-2")
 }
 
 func (su *suite) testEvents(t *testing.T) {

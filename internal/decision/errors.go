@@ -8,36 +8,35 @@ import (
 	"github.com/wardenhq/warden/internal/warden"
 )
 
-// The error codes of decisions that SPEC §5 names and that warden's shared
-// set does not hold. They are warden.Code values, so every edge maps them
-// like the shared ones.
+// The error codes of decisions that SPEC §5 names. They are defined with
+// warden's shared set, where every edge maps them once; these are aliases.
 const (
 	// CodeDecisionNotFound is returned for an unknown decision id.
-	CodeDecisionNotFound warden.Code = "DECISION_NOT_FOUND"
+	CodeDecisionNotFound = warden.CodeDecisionNotFound
 	// CodeDecisionExists is returned when a decision id is already taken.
-	CodeDecisionExists warden.Code = "DECISION_EXISTS"
+	CodeDecisionExists = warden.CodeDecisionExists
 	// CodeTemplateNotFound is returned for an unknown template name.
-	CodeTemplateNotFound warden.Code = "TEMPLATE_NOT_FOUND"
+	CodeTemplateNotFound = warden.CodeTemplateNotFound
 	// CodeTemplateExists is returned when a template name is already taken:
 	// templates are immutable, so a name is never reused.
-	CodeTemplateExists warden.Code = "TEMPLATE_ALREADY_EXISTS"
+	CodeTemplateExists = warden.CodeTemplateExists
 	// CodeNotApproved is returned by a revocation from an identity that
 	// holds no approval to revoke.
-	CodeNotApproved warden.Code = "NOT_APPROVED"
+	CodeNotApproved = warden.CodeNotApproved
 	// CodePolicyViolation is returned by Execute when the decision's policy
 	// refuses the execution: the mode, the approvals valid now, the
 	// adapter's capabilities or the plan's length. Its details list every
 	// problem at once.
-	CodePolicyViolation warden.Code = "POLICY_VIOLATION"
+	CodePolicyViolation = warden.CodePolicyViolation
 	// CodeRouterError is returned by Execute when the executor failed; the
 	// failure is recorded as EXECUTION_FAILED with this error code.
-	CodeRouterError warden.Code = "ROUTER_ERROR"
+	CodeRouterError = warden.CodeRouterError
 	// CodeIntegrityMismatch is returned when an event's digest or its link
 	// to the previous event does not verify.
-	CodeIntegrityMismatch warden.Code = "INTEGRITY_MISMATCH"
+	CodeIntegrityMismatch = warden.CodeIntegrityMismatch
 	// CodeReplayInvalid is returned when events do not replay: an unknown
 	// type, a bad payload, or a transition the state machine forbids.
-	CodeReplayInvalid warden.Code = "REPLAY_INVALID"
+	CodeReplayInvalid = warden.CodeReplayInvalid
 )
 
 // ErrorInterrupted is the error code of the EXECUTION_FAILED event that

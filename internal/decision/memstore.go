@@ -110,6 +110,62 @@ func (m *MemStore) Append(ctx context.Context, state *Decision, events []Event) 
 	return nil
 }
 
+// CheckReplace checks the shape of a Replace: a whole history from seq 0
+// that CheckAppend accepts, and in state the approvals of exactly the
+// identities its events touch. Stores call it before they change anything.
+func CheckReplace(state *Decision, events []Event) error {
+	if err := CheckAppend(state, events); err != nil {
+		return err
+	}
+	if events[0].Seq != 0 || events[0].Prev != "" {
+		return fmt.Errorf("replace decision %q: the history must start at seq 0", state.ID)
+	}
+	touched := map[string]bool{}
+	for _, id := range Touched(events) {
+		if state.Approvals[id] == nil {
+			return fmt.Errorf("replace decision %q: state has no approval of %q", state.ID, id)
+		}
+		touched[id] = true
+	}
+	for id := range state.Approvals {
+		if !touched[id] {
+			return fmt.Errorf("replace decision %q: state holds an approval of %q that no event gives", state.ID, id)
+		}
+	}
+	return nil
+}
+
+// Replace implements Store.
+func (m *MemStore) Replace(ctx context.Context, state *Decision, events []Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := CheckReplace(state, events); err != nil {
+		return err
+	}
+	header, err := json.Marshal(state.Header())
+	if err != nil {
+		return err
+	}
+	d := &memDecision{header: header, approvals: map[string][]byte{}, h: new(Decision)}
+	if err := json.Unmarshal(header, d.h); err != nil {
+		return err
+	}
+	for id, a := range state.Approvals {
+		if d.approvals[id], err = json.Marshal(a); err != nil {
+			return err
+		}
+	}
+	for _, e := range events {
+		e.Payload = bytes.Clone(e.Payload)
+		d.events = append(d.events, e)
+	}
+	m.mu.Lock()
+	m.decisions[state.ID] = d
+	m.mu.Unlock()
+	return nil
+}
+
 // Load implements Store.
 func (m *MemStore) Load(ctx context.Context, id string, approvers []string) (*Decision, error) {
 	if err := ctx.Err(); err != nil {

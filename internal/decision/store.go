@@ -24,6 +24,15 @@ type Store interface {
 	// APPROVAL_GRANTED and APPROVAL_REVOKED events among events are
 	// written; the others are kept as they are.
 	Append(ctx context.Context, state *Decision, events []Event) error
+	// Replace makes events, from seq 0, decision state.ID's whole history
+	// and state, the decision after them with all its approvals, its
+	// cached state, atomically and durably: the decision's previous
+	// events, approvals and state, if it had any, are removed in the same
+	// transaction, so that a reader sees either the old decision or the
+	// new one, and a failed Replace leaves the old one as it was. It
+	// creates the decision if it does not exist. Importing a bundle in
+	// overwrite mode uses it.
+	Replace(ctx context.Context, state *Decision, events []Event) error
 	// Load returns decision id's cached state, or ErrNotFound. With
 	// approvers nil, Approvals holds every approval; otherwise only those
 	// of the identities listed (none for an empty list), which is all the

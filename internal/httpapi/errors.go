@@ -22,17 +22,18 @@ const (
 // edge. A domain code not listed is a problem with the request.
 func statusOf(code warden.Code) int {
 	switch code {
-	case warden.CodeInvalidInput, warden.CodeInvalidPolicy:
+	case warden.CodeInvalidInput, warden.CodeInvalidPolicy, warden.CodeConflictModeInvalid, warden.CodeBundleInvalid:
 		return http.StatusBadRequest
 	case warden.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case warden.CodeForbidden, warden.CodeSelfApproval, warden.CodeNotAnApprover, warden.CodeDenied:
+	case warden.CodeForbidden, warden.CodeSelfApproval, warden.CodeNotAnApprover, warden.CodeDenied, warden.CodePolicyViolation:
 		return http.StatusForbidden
-	case warden.CodeNotFound:
+	case warden.CodeNotFound, warden.CodeDecisionNotFound, warden.CodeTemplateNotFound:
 		return http.StatusNotFound
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case warden.CodeConflict, warden.CodeInvalidState, warden.CodeAlreadyApproved, warden.CodeNotReversible:
+	case warden.CodeConflict, warden.CodeInvalidState, warden.CodeAlreadyApproved, warden.CodeNotReversible,
+		warden.CodeDecisionExists, warden.CodeTemplateExists, warden.CodeNotApproved, warden.CodeNoRouterLink:
 		return http.StatusConflict
 	case warden.CodeExpired:
 		return http.StatusGone
@@ -40,8 +41,12 @@ func statusOf(code warden.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case codeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
+	case warden.CodeIntegrityMismatch, warden.CodeReplayInvalid, warden.CodeRouterDigestMismatch:
+		return http.StatusUnprocessableEntity
 	case warden.CodeNoExecutor:
 		return http.StatusNotImplemented
+	case warden.CodeRouterError:
+		return http.StatusBadGateway
 	case warden.CodeInternal:
 		return http.StatusInternalServerError
 	}

@@ -5,12 +5,16 @@ package instance
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
+	"os"
 	"path/filepath"
 
+	"github.com/wardenhq/warden/internal/decision"
 	"github.com/wardenhq/warden/internal/executor"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/ledger"
+	"github.com/wardenhq/warden/internal/planexec"
 	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
@@ -23,6 +27,18 @@ type Instance struct {
 	Ledger  *ledger.Ledger
 	Gateway *gateway.Gateway
 	Tokens  *sqlite.TokenStore
+	// Decisions is the decision control plane over the same database. It
+	// executes decisions with Plans.
+	Decisions *decision.Service
+	// Plans is the built-in executor of decisions: it runs a decision's
+	// plan of actions in a gateway session of its own. Register the
+	// policies and roots it may run plans under with Plans.SetTarget; a
+	// decision bound to a session runs under that session's policy.
+	Plans *planexec.Executor
+	// SigningKey is the ledger's Ed25519 signing key, which also signs
+	// audit packages (decision.AuditOptions.Signer); the ledger's verifier
+	// key, Ledger.Signer().VerifierKey(), verifies both.
+	SigningKey ed25519.PrivateKey
 	// Dir holds the database and its keys.
 	Dir string
 }
@@ -50,11 +66,21 @@ func Open(ctx context.Context, path string, opts Options) (*Instance, error) {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	var signer *ledger.Signer
+	var skey string
 	dir := filepath.Dir(path)
 	if path == sqlite.MemoryPath {
-		signer, _, _, err = ledger.GenerateSigner("warden")
+		signer, skey, _, err = ledger.GenerateSigner("warden")
 	} else {
-		signer, err = ledger.LoadOrCreateKey(filepath.Join(dir, "signing.key"), "warden")
+		keyFile := filepath.Join(dir, "signing.key")
+		if signer, err = ledger.LoadOrCreateKey(keyFile, "warden"); err == nil {
+			var b []byte
+			b, err = os.ReadFile(keyFile)
+			skey = string(b)
+		}
+	}
+	var key ed25519.PrivateKey
+	if err == nil {
+		key, err = decision.SigningKey(skey)
 	}
 	if err != nil {
 		db.Close()
@@ -82,10 +108,19 @@ func Open(ctx context.Context, path string, opts Options) (*Instance, error) {
 		protected = []string{path, path + "-wal", path + "-shm", path + "-journal",
 			filepath.Join(dir, "signing.key"), filepath.Join(dir, "admin.token"), filepath.Join(dir, "objects")}
 	}
+	gw := gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: opts.OnApproval, Objects: objects,
+		Executors: executors, Protected: protected})
+	plans := planexec.New(planexec.Config{Gateway: gw, Registry: executors})
+	decisions := decision.New(decision.Config{Store: sqlite.NewDecisionStore(db), Executor: plans})
+	plans.SetDecisionSession(func(ctx context.Context, id string) (string, error) {
+		d, err := decisions.Get(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return d.SessionID, nil
+	})
 	return &Instance{
-		DB: db, Ledger: l, Dir: dir,
-		Gateway: gateway.New(gateway.Config{Store: sqlite.NewGatewayStore(db, l), OnApproval: opts.OnApproval, Objects: objects,
-			Executors: executors, Protected: protected}),
+		DB: db, Ledger: l, Dir: dir, Gateway: gw, Decisions: decisions, Plans: plans, SigningKey: key,
 		Tokens: sqlite.NewTokenStore(db),
 	}, nil
 }

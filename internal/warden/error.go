@@ -30,6 +30,23 @@ const (
 	CodeDenied        Code = "DENIED"         // refused at execution: what the action touches no longer passes the policy
 	CodeNotReversible Code = "NOT_REVERSIBLE" // the action's effect cannot be undone
 	CodeNoExecutor    Code = "NO_EXECUTOR"    // no executor is registered for the action's kind
+
+	// The codes of decisions and templates (SPEC §5).
+	CodeDecisionNotFound  Code = "DECISION_NOT_FOUND"      // an unknown decision id
+	CodeDecisionExists    Code = "DECISION_EXISTS"         // a decision id that is already taken
+	CodeTemplateNotFound  Code = "TEMPLATE_NOT_FOUND"      // an unknown template name
+	CodeTemplateExists    Code = "TEMPLATE_ALREADY_EXISTS" // a template name that is already taken: templates are immutable
+	CodeNotApproved       Code = "NOT_APPROVED"            // a revocation by an identity that holds no approval to revoke
+	CodePolicyViolation   Code = "POLICY_VIOLATION"        // the decision's policy refuses the execution (mode, approvals, capabilities, steps)
+	CodeRouterError       Code = "ROUTER_ERROR"            // the executor ("router") failed; the failure is recorded
+	CodeIntegrityMismatch Code = "INTEGRITY_MISMATCH"      // a digest or a hash-chain link does not verify
+	CodeReplayInvalid     Code = "REPLAY_INVALID"          // events that do not replay under the state machine
+
+	// The codes of bundles and audit packages (SPEC §6).
+	CodeConflictModeInvalid  Code = "CONFLICT_MODE_INVALID"  // an import conflict mode that is not one of the three
+	CodeBundleInvalid        Code = "BUNDLE_INVALID_SCHEMA"  // a document that is not a decision bundle
+	CodeNoRouterLink         Code = "NO_ROUTER_LINK"         // an audit package of a decision that has not executed successfully
+	CodeRouterDigestMismatch Code = "ROUTER_DIGEST_MISMATCH" // a router bundle or digest that is not the one recorded for the run
 )
 
 // Error is Warden's one domain error.

@@ -306,6 +306,68 @@ func (s *DecisionStore) Append(ctx context.Context, state *decision.Decision, ev
 	})
 }
 
+// Replace implements decision.Store: the old rows are deleted and the new
+// ones inserted under one savepoint of one transaction, so a failure
+// anywhere leaves the old decision as it was.
+func (s *DecisionStore) Replace(ctx context.Context, state *decision.Decision, events []decision.Event) error {
+	if err := decision.CheckReplace(state, events); err != nil {
+		return err
+	}
+	body, err := json.Marshal(state.Header())
+	if err != nil {
+		return err
+	}
+	labels, err := json.Marshal(state.Labels)
+	if err != nil {
+		return err
+	}
+	type approval struct{ id, body string }
+	var approvals []approval
+	for _, a := range state.ApprovalList() {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		approvals = append(approvals, approval{a.Actor.ID, string(b)})
+	}
+	var expires any
+	if state.ExpiresAt != nil {
+		expires = decTime(*state.ExpiresAt)
+	}
+	template := ""
+	if state.Template != nil {
+		template = state.Template.Name
+	}
+	id := state.ID
+	return s.update(ctx, func(tx wtx) error {
+		for _, q := range []string{
+			`DELETE FROM decision_approvals WHERE decision_id = ?`,
+			`DELETE FROM decision_events WHERE decision_id = ?`,
+			`DELETE FROM decisions WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		if _, err := s.exec(ctx, tx, qDecInsert, id, state.EventCount, string(state.State), state.Requester.ID, template,
+			state.SessionID, string(labels), decTime(state.CreatedAt), expires, string(body)); err != nil {
+			return err
+		}
+		for i := range events {
+			e := &events[i]
+			if _, err := s.exec(ctx, tx, qDecEvent, id, e.Seq, string(e.Type), decTime(e.TS), e.Actor.Type, e.Actor.ID, string(e.Payload), e.Prev, e.Digest); err != nil {
+				return err
+			}
+		}
+		for _, a := range approvals {
+			if _, err := s.exec(ctx, tx, qDecApproval, id, a.id, a.body); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // queryRow runs a query for one row in tx, prepared if it could be.
 func (s *DecisionStore) queryRow(ctx context.Context, tx wtx, q string, args ...any) *sql.Row {
 	if st, ok := s.stmts[q]; ok {
