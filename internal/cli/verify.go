@@ -35,7 +35,7 @@ func newVerifyCmd(s Streams) *cobra.Command {
 	p := &verifyParams{}
 	cmd := &cobra.Command{
 		Use:   "verify (FILE | --session ID)",
-		Short: "Verify a ledger export or a det-acp ledger file",
+		Short: "Verify a ledger export, a det-acp ledger file, a decision bundle or an audit package",
 		Long: `Verify checks a ledger file and reports every check at once: each entry's
 hash, the hash chain, for Warden exports the entry count against the
 signed trailer (a removed tail), the checkpoint's signature by a trusted
@@ -43,6 +43,11 @@ key, and each entry's inclusion proof. det-acp ledger files are checked as
 det-acp hashed them, with what that format cannot prove listed as warnings.
 With --session, the session's export is made and checked at once, from the
 local database or, with --server URL, from that server.
+
+Decision bundles and audit packages (Warden's and nexus-control's) are
+checked the same way: every digest, the event chain and its replay, the
+binding, and for Warden's packages the signature and the ledger proofs,
+each check named in the report.
 
 Trusted keys come from --key (a verifier key, or a file holding one); with
 none, the key of the local instance (` + LocalSigningKey + `) is trusted, or
@@ -81,12 +86,14 @@ func runVerify(ctx context.Context, p *verifyParams, s Streams) error {
 	)
 	switch {
 	case p.file != "":
-		f, err := os.Open(p.file)
+		data, err := os.ReadFile(p.file)
 		if err != nil {
 			return warden.Errorf(warden.CodeNotFound, "%s: %v", p.file, err)
 		}
-		defer f.Close()
-		src = f
+		if isExchangeDoc(data) {
+			return verifyExchange(p, s, data)
+		}
+		src = bytes.NewReader(data)
 	case c != nil:
 		var buf bytes.Buffer
 		if err := c.download(ctx, "/v1/sessions/"+url.PathEscape(p.session)+"/ledger/export", &buf); err != nil {

@@ -142,3 +142,58 @@ func TestVerifyAndReport(t *testing.T) {
 		t.Errorf("report det-acp: exit %d\n%s", code, out)
 	}
 }
+
+// TestVerifyExchangeDocuments: warden verify checks nexus-control's own
+// bundle and audit package, names the check an edit breaks, and holds a
+// Warden package's signature to the trusted key.
+func TestVerifyExchangeDocuments(t *testing.T) {
+	fixtures, err := filepath.Abs("../nexus/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, name := range []string{"golden/bundle-d-1.json", "golden/audit-d-1-reference.json"} {
+		out, code := run(t, "verify", filepath.Join(fixtures, name))
+		if code != 0 || !strings.Contains(out, ": VALID ") || strings.Contains(out, "FAIL") {
+			t.Errorf("%s: exit %d\n%s", name, code, out)
+		}
+	}
+
+	// An edited goal breaks the digests that cover it, by name.
+	src, err := os.ReadFile(filepath.Join(fixtures, "golden/bundle-d-1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	events := doc["events"].([]any)
+	payload := events[0].(map[string]any)["payload"].(map[string]any)
+	payload["goal"] = "something else"
+	edited, _ := json.Marshal(doc)
+	path := filepath.Join(dir, "edited.json")
+	if err := os.WriteFile(path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, "verify", path)
+	if code != ExitFailure || !strings.Contains(out, "INVALID decision bundle") || !strings.Contains(out, "FAIL event_digests") {
+		t.Errorf("edited bundle: exit %d\n%s", code, out)
+	}
+	out, code = run(t, "verify", "--json", path)
+	if code != ExitFailure || !strings.Contains(out, `"ok": false`) {
+		t.Errorf("edited bundle as JSON: exit %d\n%s", code, out)
+	}
+
+	// A signed package needs the signer's key: another key fails the
+	// signature check.
+	_, _, vkey, err := ledger.GenerateSigner("someone-else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(t, "verify", "--key", vkey, filepath.Join(fixtures, "warden/audit-d-1-signed.json"))
+	if code != ExitFailure || !strings.Contains(out, "FAIL warden_signature") {
+		t.Errorf("signed package under another key: exit %d\n%s", code, out)
+	}
+}
