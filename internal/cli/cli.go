@@ -99,8 +99,11 @@ func exitCode(err error) int {
 	if errors.As(err, &pe) {
 		return ExitFailure
 	}
-	switch warden.ErrorCode(err) {
-	case warden.CodeInvalidInput, warden.CodeInvalidPolicy, warden.CodeNotFound, warden.CodeTooLarge:
+	// A domain error, whatever its code (INVALID_INPUT, NOT_FOUND,
+	// DECISION_NOT_FOUND, POLICY_VIOLATION, …), is a failure, never a
+	// usage error, even when its message quotes words cobra uses.
+	var we *warden.Error
+	if errors.As(err, &we) {
 		return ExitFailure
 	}
 	if isCobraUsage(err) {
@@ -132,7 +135,12 @@ against a declared policy and is allowed, denied, or held for approval.`,
 		newLedgerCmd(s),
 		newExecCmd(s),
 		newProxyCmd(s),
+		newMCPCmd(s),
 		newRollbackCmd(s),
+		newDecisionCmd(s),
+		newTemplateCmd(s),
+		newBundleCmd(s),
+		newAuditCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -37,8 +37,8 @@ func newServeCmd(s Streams) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the HTTP API",
 		Long: `Serve runs Warden's HTTP API: det-acp's session endpoints and /v1 for
-sessions, approvals, policies and explain, with /healthz, /metrics and
-/openapi.json. State lives in the database (--db, default ` + DefaultDB + `),
+sessions, approvals, policies, explain, decisions and templates, with
+/healthz, /metrics and /openapi.json. State lives in the database (--db, default ` + DefaultDB + `),
 so sessions and approvals survive a restart and are shared with other
 Warden processes on the same file.
 
@@ -82,7 +82,7 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 	}
 	handler, err := httpapi.New(httpapi.Config{
 		Gateway: in.Gateway, Tokens: in.Tokens, NoAuth: p.noAuth, PolicyDir: p.policyDir, ExecRoot: p.execRoot,
-		Logger: logger, Registry: prometheus.NewRegistry(), Version: Version, Ledger: in.Ledger,
+		Logger: logger, Registry: prometheus.NewRegistry(), Version: Version, Ledger: in.Ledger, Decisions: in.Decisions,
 	})
 	if err != nil {
 		return err

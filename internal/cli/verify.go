@@ -64,7 +64,7 @@ Exit status: 0 valid, 1 invalid.`,
 	cmd.Flags().StringArrayVar(&p.keys, "key", nil, "a trusted verifier key (name+hash+base64) or a file holding one; repeatable")
 	cmd.Flags().BoolVar(&p.json, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&p.session, "session", "", "verify this session's ledger instead of a file")
-	cmd.Flags().StringVar(&p.db, "db", "", "database file for --session (default "+DefaultDB+")")
+	cmd.Flags().StringVar(&p.db, "db", "", "database file for --session, or whose signing key to trust for a bundle or audit package (default "+DefaultDB+")")
 	p.remote.register(cmd)
 	return cmd
 }

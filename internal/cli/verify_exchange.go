@@ -5,9 +5,13 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/wardenhq/warden/internal/decision"
+	"github.com/wardenhq/warden/internal/ledger"
 	"github.com/wardenhq/warden/internal/nexus"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 // isExchangeDoc reports whether data is a decision bundle or an audit
@@ -26,7 +30,8 @@ func isExchangeDoc(data []byte) bool {
 
 // verifyExchange verifies a bundle or an audit package and prints every
 // check. A Warden signature is checked against the trusted keys (--key,
-// else the local instance's); a package without one is held to the
+// else the key of the instance --db names, else the local instance's); a
+// package without one is held to the
 // checks nexus-control defines, unless a key was given explicitly.
 func verifyExchange(p *verifyParams, s Streams, data []byte) error {
 	signed := false
@@ -40,7 +45,7 @@ func verifyExchange(p *verifyParams, s Streams, data []byte) error {
 			return err
 		}
 		if len(keys) == 0 {
-			if keys, err = localKeys(); err != nil {
+			if keys, err = instanceKeys(p.db); err != nil {
 				return err
 			}
 		}
@@ -89,4 +94,21 @@ func verifyExchange(p *verifyParams, s Streams, data []byte) error {
 		return &exitError{code: ExitFailure}
 	}
 	return nil
+}
+
+// instanceKeys is the verifier key of the instance whose database is db
+// (its signing.key beside it), or of the local instance when db is empty.
+func instanceKeys(db string) ([]string, error) {
+	if db == "" {
+		return localKeys()
+	}
+	path := filepath.Join(filepath.Dir(db), "signing.key")
+	if _, err := os.Stat(path); err != nil {
+		return nil, warden.Errorf(warden.CodeNotFound, "no signing key beside %s (%s); give the signer's verifier key with --key", db, path)
+	}
+	signer, err := ledger.LoadOrCreateKey(path, "warden")
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", path, err)
+	}
+	return []string{signer.VerifierKey()}, nil
 }

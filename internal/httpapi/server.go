@@ -1,7 +1,8 @@
 // Package httpapi is Warden's HTTP API: det-acp's session endpoints at
 // det-acp's paths and bodies, so that det-acp clients keep working, and the
-// /v1 API with SPEC §5's result envelope, approvals, policy validation,
-// explain, health, Prometheus metrics and an OpenAPI document.
+// /v1 API with SPEC §5's result envelope, approvals, decisions and
+// templates, policy validation, explain, health, Prometheus metrics and an
+// OpenAPI document.
 //
 // Every handler is thin — decode, authorize, one gateway call, encode — and
 // every failure goes through one error mapper that turns a warden.Error
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardenhq/warden/internal/auth"
+	"github.com/wardenhq/warden/internal/decision"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/ledger"
 )
@@ -52,6 +54,9 @@ type Config struct {
 	// ExecRoot is the directory inside which sessions' roots must lie for
 	// the server to execute their actions; when empty it executes none.
 	ExecRoot string
+	// Decisions serves the decision and template routes; without it they
+	// answer 404.
+	Decisions *decision.Service
 }
 
 // maxBody bounds a request body.
@@ -114,6 +119,7 @@ type server struct {
 	policyDir string
 	execRoot  string
 	ledger    *ledger.Ledger
+	decs      *decision.Service
 	log       *slog.Logger
 	metrics   *metrics
 	version   string
@@ -137,7 +143,7 @@ func newServer(cfg Config) (*server, error) {
 	if cfg.Tokens == nil && !cfg.NoAuth {
 		return nil, errors.New("httpapi: Config.Tokens is required unless NoAuth is set")
 	}
-	s := &server{gw: cfg.Gateway, tokens: cfg.Tokens, noAuth: cfg.NoAuth, ledger: cfg.Ledger, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux()}
+	s := &server{gw: cfg.Gateway, tokens: cfg.Tokens, noAuth: cfg.NoAuth, ledger: cfg.Ledger, decs: cfg.Decisions, log: cfg.Logger, version: cfg.Version, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -219,6 +225,18 @@ func (s *server) table() []route {
 		{pattern: "GET /v1/tokens", style: styleV1, access: adminRole, fn: s.v1ListTokens},
 		{pattern: "POST /v1/tokens", style: styleV1, access: adminRole, fn: s.v1CreateToken},
 		{pattern: "POST /v1/tokens/{id}/revoke", style: styleV1, access: adminRole, fn: s.v1RevokeToken},
+		{pattern: "POST /v1/decisions", style: styleV1, access: agentRole, fn: s.v1RequestDecision},
+		{pattern: "GET /v1/decisions", style: styleV1, access: anyRole, fn: s.v1ListDecisions},
+		{pattern: "GET /v1/decisions/{id}", style: styleV1, access: anyRole, fn: s.v1GetDecision},
+		{pattern: "GET /v1/decisions/{id}/inspect", style: styleV1, access: anyRole, fn: s.v1InspectDecision},
+		{pattern: "GET /v1/decisions/{id}/events", style: styleV1, access: anyRole, fn: s.v1DecisionEvents},
+		{pattern: "POST /v1/decisions/{id}/approve", style: styleV1, access: approverRole, fn: s.v1ApproveDecision},
+		{pattern: "POST /v1/decisions/{id}/revoke", style: styleV1, access: approverRole, fn: s.v1RevokeDecision},
+		{pattern: "POST /v1/decisions/{id}/reject", style: styleV1, access: approverRole, fn: s.v1RejectDecision},
+		{pattern: "POST /v1/decisions/{id}/execute", style: styleV1, access: agentRole, fn: s.v1ExecuteDecision},
+		{pattern: "POST /v1/templates", style: styleV1, access: adminRole, fn: s.v1CreateTemplate},
+		{pattern: "GET /v1/templates", style: styleV1, access: anyRole, fn: s.v1ListTemplates},
+		{pattern: "GET /v1/templates/{name}", style: styleV1, access: anyRole, fn: s.v1GetTemplate},
 		{pattern: "POST /v1/webhooks/approvals/{id}", style: styleV1, access: public, fn: s.v1WebhookCallback},
 		{pattern: "GET /healthz", style: styleV1, access: public, fn: s.v1Healthz},
 		{pattern: "GET /metrics", style: styleV1, access: adminRole, raw: s.metrics.handler()},

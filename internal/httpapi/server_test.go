@@ -104,6 +104,12 @@ func TestStatusOf(t *testing.T) {
 		warden.CodeNotFound: 404, codeMethodNotAllowed: 405, warden.CodeConflict: 409, warden.CodeInvalidState: 409,
 		warden.CodeAlreadyApproved: 409, warden.CodeExpired: 410, warden.CodeTooLarge: 413,
 		codeUnsupportedMediaType: 415, warden.CodeInternal: 500, "SOME_NEW_CODE": 400,
+		warden.CodeDenied: 403, warden.CodeNotReversible: 409, warden.CodeNoExecutor: 501,
+		warden.CodeDecisionNotFound: 404, warden.CodeDecisionExists: 409, warden.CodeTemplateNotFound: 404,
+		warden.CodeTemplateExists: 409, warden.CodeNotApproved: 409, warden.CodePolicyViolation: 403,
+		warden.CodeRouterError: 502, warden.CodeIntegrityMismatch: 422, warden.CodeReplayInvalid: 422,
+		warden.CodeConflictModeInvalid: 400, warden.CodeBundleInvalid: 400, warden.CodeNoRouterLink: 409,
+		warden.CodeRouterDigestMismatch: 422,
 	} {
 		if got := statusOf(code); got != want {
 			t.Errorf("statusOf(%s) = %d, want %d", code, got, want)
