@@ -19,7 +19,7 @@ import (
 // CodeRouterDigestMismatch is returned by export_audit_package when the
 // router digest the caller gives is not the one Warden recorded for the
 // run. It is nexus-control's name for the same refusal.
-const CodeRouterDigestMismatch warden.Code = "ROUTER_DIGEST_MISMATCH"
+const CodeRouterDigestMismatch = warden.CodeRouterDigestMismatch
 
 // The inputs of the exchange tools, with nexus-control's field names.
 

@@ -15,19 +15,19 @@ import (
 	"github.com/wardenhq/warden/internal/warden"
 )
 
-// The error codes of bundles and audit packages that the shared set does
-// not hold, named as nexus-control names them.
+// The error codes of bundles and audit packages, as the shared set names
+// them (nexus-control's names).
 const (
 	// CodeConflictModeInvalid is returned for an import conflict mode
 	// other than the three of ImportOptions.Mode.
-	CodeConflictModeInvalid warden.Code = "CONFLICT_MODE_INVALID"
+	CodeConflictModeInvalid = warden.CodeConflictModeInvalid
 	// CodeBundleInvalid is returned for a bundle that is not one Warden can
 	// read: a missing bundle, another bundle_version.
-	CodeBundleInvalid warden.Code = "BUNDLE_INVALID_SCHEMA"
+	CodeBundleInvalid = warden.CodeBundleInvalid
 	// CodeNoRouterLink is returned when an audit package is asked of a
 	// decision without an execution that has a run id and a response
 	// digest.
-	CodeNoRouterLink warden.Code = "NO_ROUTER_LINK"
+	CodeNoRouterLink = warden.CodeNoRouterLink
 )
 
 // The conflict modes of ImportBundle, nexus-control's three.
