@@ -215,10 +215,39 @@ func toGeneric(v any) (any, bool) {
 
 // text replaces the secret parts of s.
 func (r *redactor) text(s string) string {
-	for _, re := range r.patterns {
+	for i, re := range r.patterns {
+		if i < len(builtinHints) && !mayHold(s, builtinHints[i]) {
+			continue
+		}
 		s = replaceSecret(re, s)
 	}
 	return s
+}
+
+// builtinHints are, for each of builtinPatterns in order, words one of
+// which every match contains (compared ignoring case): text holding none
+// of them cannot match, and the pattern is not run on it.
+var builtinHints = [][]string{
+	{"private key"},
+	{"akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa"},
+	{"gh"},
+	{"github_pat_"},
+	{"xox"},
+	{"authorization"},
+	{"bearer"},
+	{"eyj"},
+}
+
+// mayHold reports whether s contains one of words, ignoring ASCII case.
+func mayHold(s string, words []string) bool {
+	for _, w := range words {
+		for i := 0; i+len(w) <= len(s); i++ {
+			if (s[i]|0x20) == w[0] && strings.EqualFold(s[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func replaceSecret(re *regexp.Regexp, s string) string {

@@ -145,3 +145,24 @@ func TestAppendRedacts(t *testing.T) {
 		t.Fatalf("stored data (-want +got):\n%s", diff)
 	}
 }
+
+// TestBuiltinHints: every built-in pattern has its hint words, and the
+// hints never hide a match: text that matches holds one of them.
+func TestBuiltinHints(t *testing.T) {
+	if len(builtinHints) != len(builtinPatterns) {
+		t.Fatalf("%d hints for %d patterns", len(builtinHints), len(builtinPatterns))
+	}
+	for _, s := range []string{
+		"-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----",
+		"key AKIAABCDEFGHIJKLMNOP here", "ASIAABCDEFGHIJKLMNOP",
+		"ghp_" + strings.Repeat("a", 36), "github_pat_" + strings.Repeat("b", 22),
+		"xoxb-1234567890abc", `AUTHORIZATION: Basic dXNlcjpwYXNz`, "Bearer abcdefghijklmnopqrstuvwxyz",
+		"eyJhbGciOi.eyJzdWIiOi.sig",
+	} {
+		for i, re := range builtinPatterns {
+			if re.MatchString(s) && !mayHold(s, builtinHints[i]) {
+				t.Errorf("pattern %d matches %q but its hints %v do not", i, s, builtinHints[i])
+			}
+		}
+	}
+}
