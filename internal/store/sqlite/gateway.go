@@ -147,7 +147,7 @@ func (s *GatewayStore) commit(batch []*gwOp) {
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
-		return appendEntries(ctx, tx, entries, hashes)
+		return insertEntries(ctx, tx, entries, hashes)
 	})
 	for _, op := range batch {
 		if err != nil && op.err == nil {

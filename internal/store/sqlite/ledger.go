@@ -153,6 +153,13 @@ func appendEntries(ctx context.Context, tx wtx, entries []ledger.Entry, hashes [
 		}
 	}
 
+	return insertEntries(ctx, tx, entries, hashes)
+}
+
+// insertEntries inserts a batch inside tx without checking it: for
+// entries that ledger.Ledger built against this same transaction, which
+// follow its heads and tree by construction.
+func insertEntries(ctx context.Context, tx wtx, entries []ledger.Entry, hashes []ledger.StoredHash) error {
 	for i := range entries {
 		e := &entries[i]
 		if _, err := tx.ExecContext(ctx, qInsEntry, e.Index, e.SessionID, e.Seq, e.TS, e.Type, string(e.Data), e.Prev, e.Hash); err != nil {
