@@ -36,6 +36,7 @@ func StoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
 		{"ConcurrentSessionsAndApprovals", su.testConcurrentSessionsAndApprovals},
 		{"ApprovalForAction", su.testApprovalForAction},
 		{"TerminateExpiresPending", su.testTerminateExpiresPending},
+		{"ResultsWithNextEvaluation", su.testResultsWithNextEvaluation},
 	} {
 		t.Run(c.name, c.run)
 	}
@@ -281,6 +282,45 @@ func (su suite) testNofMApprovals(t *testing.T) {
 	rep, _ := g.Report(ctx, s.ID, false)
 	if rep.Approved != 1 || rep.Gated != 4 || rep.Allowed != 0 {
 		t.Errorf("report counts: %+v", rep)
+	}
+}
+
+// testResultsWithNextEvaluation: results handed to an evaluation are
+// recorded before it, in the same commit, and count in its budget; one
+// that cannot be recorded is reported and stops nothing.
+func (su suite) testResultsWithNextEvaluation(t *testing.T) {
+	ctx := context.Background()
+	g, lr, _ := su.newGateway(t)
+	s := create(t, g, suitePolicy)
+	w := eval(t, g, s.ID, "file:write", "path", "/data/out/a.txt", "content", "x")
+	r := eval(t, g, s.ID, "file:read", "path", "/data/in/b.txt")
+	if w.Decision != warden.Allow || r.Decision != warden.Allow {
+		t.Fatalf("setup: %+v %+v", w, r)
+	}
+	if _, err := g.RecordResult(ctx, s.ID, r.ActionID, Result{Success: true, Output: "once"}); err != nil {
+		t.Fatal(err)
+	}
+	var refused []string
+	next, err := g.Evaluate(ctx, s.ID, warden.Action{Tool: "file:read", Input: map[string]any{"path": "/data/in/c.txt"}}, EvaluateOptions{
+		Actor: "agent-1",
+		Results: []PendingResult{
+			{ActionID: w.ActionID, Result: Result{Success: true, Output: "wrote"}},
+			{ActionID: r.ActionID, Result: Result{Success: true, Output: "twice"}},
+		},
+		OnRecordError: func(id string, err error) { refused = append(refused, id+" "+string(warden.ErrorCode(err))) },
+	})
+	if err != nil || next.Decision != warden.Allow {
+		t.Fatalf("evaluate with results: %+v %v", next, err)
+	}
+	if diff := cmp.Diff([]string{r.ActionID + " CONFLICT"}, refused); diff != "" {
+		t.Errorf("refused results: %s", diff)
+	}
+	if next.BudgetUsed.FilesChanged != 1 || next.BudgetUsed.Results != 2 {
+		t.Errorf("budget seen by the evaluation: %+v", next.BudgetUsed)
+	}
+	types := lr.LedgerTypes(t, s.ID)
+	if n := len(types); n < 2 || types[n-2] != "action:result" || types[n-1] != "action:evaluate" {
+		t.Errorf("ledger ends with %v, want action:result then action:evaluate", types)
 	}
 }
 

@@ -21,6 +21,19 @@ type EvaluateOptions struct {
 	Actor string
 	// Retry marks a retry performed by remediation.
 	Retry bool
+	// Results are results of the session's earlier actions, recorded
+	// first in the same transaction, so that the evaluation counts them
+	// and one durable commit holds both. A result that cannot be recorded
+	// (its action already has one, or was not allowed) goes to
+	// OnRecordError and stops nothing.
+	Results       []PendingResult
+	OnRecordError func(actionID string, err error)
+}
+
+// PendingResult is a result to record with a later evaluation.
+type PendingResult struct {
+	ActionID string
+	Result   Result
 }
 
 // Response is the answer to an evaluation.
@@ -52,12 +65,29 @@ func (g *Gateway) Evaluate(ctx context.Context, sessionID string, a warden.Actio
 	}
 	var resp *Response
 	var requested *Approval
+	var refused []error
 	err = g.store.Update(ctx, func(tx Tx) error {
 		var err error
-		requested = nil
+		requested, refused = nil, make([]error, len(opts.Results))
+		for i, pr := range opts.Results {
+			pr.Result.Remediation = nil
+			if _, err := g.recordTx(tx, sessionID, pr.ActionID, pr.Result, nil, -1); err != nil {
+				if warden.ErrorCode(err) == warden.CodeInternal {
+					return err // the store failed: nothing commits
+				}
+				refused[i] = err
+			}
+		}
 		resp, err = g.evaluate(tx, sessionID, a, digest, opts, &requested)
 		return err
 	})
+	if err == nil && opts.OnRecordError != nil {
+		for i, rerr := range refused {
+			if rerr != nil {
+				opts.OnRecordError(opts.Results[i].ActionID, rerr)
+			}
+		}
+	}
 	if err == nil && requested != nil && requested.Requirement.Webhook != nil && g.onApproval != nil {
 		g.onApproval(requested)
 	}
@@ -303,7 +333,18 @@ func (g *Gateway) RecordResult(ctx context.Context, sessionID, actionID string, 
 func (g *Gateway) recordResult(ctx context.Context, sessionID, actionID string, r Result, undo *Undo, outBytes int64) (*Advice, error) {
 	var advice *Advice
 	err := g.store.Update(ctx, func(tx Tx) error {
-		advice = nil
+		var err error
+		advice, err = g.recordTx(tx, sessionID, actionID, r, undo, outBytes)
+		return err
+	})
+	return advice, err
+}
+
+// recordTx records a result inside tx. It checks everything before it
+// writes anything, so that an error it returns for the result (not for
+// the store) leaves tx as it was.
+func (g *Gateway) recordTx(tx Tx, sessionID, actionID string, r Result, undo *Undo, outBytes int64) (advice *Advice, err error) {
+	err = func() error {
 		s, err := activeSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -401,7 +442,7 @@ func (g *Gateway) recordResult(ctx context.Context, sessionID, actionID string, 
 			entry["remediation"] = advice
 		}
 		return tx.Append(s.ID, "action:result", entry)
-	})
+	}()
 	return advice, err
 }
 

@@ -77,7 +77,7 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest, r route)
 		if ctx.Err() != nil {
 			msg = fmt.Sprintf("Cancelled by the agent while backend %s was running it", r.b.name)
 		}
-		p.record(ctx, resp, gateway.Result{Success: false, Error: msg, DurationMS: dur})
+		p.record(resp, gateway.Result{Success: false, Error: msg, DurationMS: dur})
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -91,7 +91,7 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest, r route)
 			result.Error = "the tool reported an error"
 		}
 	}
-	p.record(ctx, resp, result)
+	p.record(resp, result)
 	return res, nil
 }
 
@@ -100,7 +100,7 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest, r route)
 func (p *Proxy) runBuiltin(ctx context.Context, r route, resp *gateway.Response, action warden.Action) *mcp.CallToolResult {
 	run, err := r.b.builtin.Runner(r.name, action.Input)
 	if err != nil {
-		p.record(ctx, resp, gateway.Result{Success: false, Error: err.Error()})
+		p.record(resp, gateway.Result{Success: false, Error: err.Error()})
 		return errorResult(err.Error())
 	}
 	res, err := p.g.Run(ctx, p.sid, resp, action, run)
@@ -119,21 +119,11 @@ func (p *Proxy) runBuiltin(ctx context.Context, r route, resp *gateway.Response,
 	return &mcp.CallToolResult{Content: []mcp.Content{}}
 }
 
-// record records the result of an allowed call; a failure to record is
-// reported to the human, not to the agent, whose call did run.
-func (p *Proxy) record(ctx context.Context, resp *gateway.Response, r gateway.Result) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if _, err := p.g.RecordResult(ctx, p.sid, resp.ActionID, r); err != nil {
-		p.warnf("recording the result of action %s: %v", resp.ActionID, err)
-	}
-}
-
 // govern evaluates an action and settles a gate: it returns the allowing
 // response, or the refusal to give the agent, or an error when the call
 // could not be decided (or ctx ended).
 func (p *Proxy) govern(ctx context.Context, action warden.Action, actor string, rel *relay) (*gateway.Response, string, error) {
-	resp, err := p.g.Evaluate(ctx, p.sid, action, gateway.EvaluateOptions{Actor: actor})
+	resp, err := p.evaluate(ctx, action, actor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -187,7 +177,7 @@ func (p *Proxy) govern(ctx context.Context, action warden.Action, actor string, 
 		}
 		// Approved (or used meanwhile by an identical call): the identical
 		// call, evaluated again, is now allowed once.
-		resp, err = p.g.Evaluate(ctx, p.sid, action, gateway.EvaluateOptions{Actor: actor})
+		resp, err = p.evaluate(ctx, action, actor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -199,6 +189,17 @@ func (p *Proxy) govern(ctx context.Context, action warden.Action, actor string, 
 		}
 		id = resp.ApprovalID
 	}
+}
+
+// evaluate evaluates an action in the session, recording the queued
+// results of earlier calls in the same commit.
+func (p *Proxy) evaluate(ctx context.Context, action warden.Action, actor string) (*gateway.Response, error) {
+	pending := p.takeResults()
+	resp, err := p.g.Evaluate(ctx, p.sid, action, gateway.EvaluateOptions{Actor: actor, Results: pending, OnRecordError: p.recordFailed})
+	if err != nil {
+		p.putBack(pending)
+	}
+	return resp, err
 }
 
 func denial(resp *gateway.Response) string {
@@ -391,7 +392,7 @@ func (p *Proxy) resourceHandler(b *backend) mcp.ResourceHandler {
 				}
 				r.Output = strings.Join(text, "\n")
 			}
-			p.record(ctx, resp, r)
+			p.record(resp, r)
 		}
 		return res, err
 	}

@@ -305,6 +305,7 @@ func (e *env) call(name string, args map[string]any) *mcp.CallToolResult {
 }
 
 func (e *env) report() *gateway.Report {
+	e.proxy.Flush()
 	e.t.Helper()
 	rep, err := e.in.Gateway.Report(context.Background(), e.proxy.SessionID(), true)
 	if err != nil {

@@ -122,6 +122,8 @@ type Proxy struct {
 	relays    sync.Map // progress token sent to a backend → *relay
 	nextToken atomic.Int64
 
+	results results
+
 	clientMu sync.Mutex
 	clients  map[string]bool
 	levels   sync.Map // agent *mcp.ServerSession → the mcp.LoggingLevel it set
@@ -307,6 +309,7 @@ func (p *Proxy) Close(ctx context.Context) error {
 		close(p.done)
 		p.cancel()
 		p.workers.Wait()
+		p.Flush()
 		if _, err := p.g.Terminate(context.WithoutCancel(ctx), p.sid, StopReason); err != nil && warden.ErrorCode(err) != warden.CodeInvalidState {
 			p.closeErr = err
 		}

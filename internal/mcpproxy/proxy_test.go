@@ -621,3 +621,37 @@ func TestSSEBackendOutlivesStartContext(t *testing.T) {
 		t.Fatalf("call after Start's context ended: %v %+v", err, res)
 	}
 }
+
+// TestResultsRideWithTheNextCall: a forwarded call's result is recorded in
+// the commit of the session's next evaluation, or on its own after
+// ResultDelay.
+func TestResultsRideWithTheNextCall(t *testing.T) {
+	e := newEnv(t, envOpts{}, connectFake(t, newFake("fs")))
+	e.call("echo", map[string]any{"text": "one"})
+	e.call("echo", map[string]any{"text": "two"})
+	types := func() []string {
+		entries, err := e.in.Ledger.Store().Entries(context.Background(), e.proxy.SessionID(), 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, en := range entries {
+			if strings.HasPrefix(en.Type, "action:") {
+				out = append(out, en.Type)
+			}
+		}
+		return out
+	}
+	// The second call's evaluation carried the first call's result.
+	got := types()
+	if len(got) < 3 || got[0] != "action:evaluate" || got[1] != "action:result" || got[2] != "action:evaluate" {
+		t.Fatalf("ledger after two calls: %v", got)
+	}
+	waitFor(t, 5*time.Second, "the last result recorded on its own", func() bool {
+		g := types()
+		return len(g) == 4 && g[3] == "action:result"
+	})
+	if rep := e.report(); rep.Allowed != 2 || rep.Actions[0].Result == nil || rep.Actions[1].Result == nil || rep.Actions[1].Result.Output != "fs:two" {
+		t.Errorf("report: %+v", rep)
+	}
+}

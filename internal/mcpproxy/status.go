@@ -58,6 +58,7 @@ func (p *Proxy) status(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallTo
 // Status returns the session's state, budget, limits and pending
 // approvals.
 func (p *Proxy) Status(ctx context.Context) (*Status, error) {
+	p.Flush()
 	rep, err := p.g.Report(ctx, p.sid, false)
 	if err != nil {
 		return nil, err
