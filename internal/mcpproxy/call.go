@@ -65,12 +65,16 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest, r route)
 		InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
 	if rel != nil {
 		token := "warden-" + strconv.FormatInt(p.nextToken.Add(1), 10)
+		rel.changed = make(chan struct{}, 1)
 		p.relays.Store(token, rel)
 		defer p.relays.Delete(token)
 		params.SetProgressToken(token)
 	}
 	start := time.Now()
 	res, err := r.b.cs.CallTool(ctx, params)
+	if rel != nil {
+		rel.settle(time.Second)
+	}
 	dur := time.Since(start).Milliseconds()
 	if err != nil {
 		msg := fmt.Sprintf("Backend %s failed: %v", r.b.name, err)
@@ -242,6 +246,38 @@ type relay struct {
 
 	mu   sync.Mutex
 	base float64
+	// received counts the backend's notifications for this request as
+	// the connection reads them; forwarded those passed on. The answer
+	// waits until both agree, so that no progress arrives after it.
+	received, forwarded int
+	changed             chan struct{}
+}
+
+// seen counts a notification the backend's connection has read.
+func (r *relay) seen() {
+	r.mu.Lock()
+	r.received++
+	r.mu.Unlock()
+}
+
+// settle waits, up to limit, until every notification read before the
+// backend's answer has been forwarded.
+func (r *relay) settle(limit time.Duration) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		done := r.forwarded >= r.received
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-deadline.C:
+			return
+		}
+	}
 }
 
 func (r *relay) waiting(id string) {
@@ -270,6 +306,13 @@ func (r *relay) forward(p *mcp.ProgressNotificationParams) {
 		out.Total = base + p.Total
 	}
 	_ = r.ss.NotifyProgress(r.ctx, out)
+	r.mu.Lock()
+	r.forwarded++
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
 }
 
 // forwardProgress passes a backend's progress notification to the agent

@@ -2,6 +2,7 @@ package mcpproxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/wardenhq/warden/internal/gateway"
@@ -359,7 +361,7 @@ func (p *Proxy) connect(ctx context.Context, cfg Backend, version string) (*back
 	// The connection outlives ctx, which bounds only the handshake: an
 	// SSE backend's event stream lives as long as the context it was
 	// opened with.
-	cs, err := client.Connect(ctx, detached{cfg.Transport}, nil)
+	cs, err := client.Connect(ctx, detached{cfg.Transport, p}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: connect: %w", cfg.Name, err)
 	}
@@ -375,11 +377,48 @@ func (p *Proxy) connect(ctx context.Context, cfg Backend, version string) (*back
 	return b, nil
 }
 
-// detached connects a transport with a context that is never cancelled.
-type detached struct{ mcp.Transport }
+// detached connects a transport with a context that is never cancelled,
+// and watches what the connection reads for the proxy's relays.
+type detached struct {
+	mcp.Transport
+	p *Proxy
+}
 
 func (d detached) Connect(ctx context.Context) (mcp.Connection, error) {
-	return d.Transport.Connect(context.WithoutCancel(ctx))
+	c, err := d.Transport.Connect(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := d.Transport.(*mcp.StreamableClientTransport); ok {
+		// Its connection has methods the SDK looks for that a wrapper
+		// would hide.
+		return c, nil
+	}
+	return &watchedConn{Connection: c, p: d.p}, nil
+}
+
+// watchedConn counts, as they are read and so before any answer that
+// follows them, the progress notifications meant for a relayed request.
+type watchedConn struct {
+	mcp.Connection
+	p *Proxy
+}
+
+func (c *watchedConn) Read(ctx context.Context) (jsonrpc.Message, error) {
+	m, err := c.Connection.Read(ctx)
+	if req, ok := m.(*jsonrpc.Request); ok && req.Method == "notifications/progress" {
+		var params struct {
+			Token any `json:"progressToken"`
+		}
+		if json.Unmarshal(req.Params, &params) == nil {
+			if tok, ok := params.Token.(string); ok {
+				if v, ok := c.p.relays.Load(tok); ok {
+					v.(*relay).seen()
+				}
+			}
+		}
+	}
+	return m, err
 }
 
 // connectErrors reports the backends that failed to connect, leaving out
