@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -221,18 +220,5 @@ func serveProxyHTTP(ctx context.Context, s Streams, in *instance.Instance, px *m
 		auth = "loopback: no token needed"
 	}
 	fmt.Fprintf(s.Err, "warden proxy: serving MCP (%s) at http://%s%s; %s\n", su.transport, ln.Addr(), path, auth)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdown)
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntilDone(ctx, srv, ln, 5*time.Second)
 }

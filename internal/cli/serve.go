@@ -97,6 +97,16 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(s.Out, "Warden listening on http://%s\n", ln.Addr())
+	if err := serveUntilDone(ctx, srv, ln, 10*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintln(s.Out, "Warden stopped")
+	return nil
+}
+
+// serveUntilDone serves on ln until ctx ends, then shuts srv down, giving
+// requests in flight up to grace to finish.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -104,16 +114,16 @@ func runServe(ctx context.Context, p *serveParams, s Streams) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
+	shutErr := srv.Shutdown(shutdown)
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	fmt.Fprintln(s.Out, "Warden stopped")
-	return nil
+	if errors.Is(shutErr, context.DeadlineExceeded) {
+		return nil // the grace ran out: what was in flight was cut off
+	}
+	return shutErr
 }
 
 func isLoopback(host string) bool {

@@ -74,6 +74,7 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest, r route)
 	res, err := r.b.cs.CallTool(ctx, params)
 	if rel != nil {
 		rel.settle(time.Second)
+		defer rel.gap()
 	}
 	dur := time.Since(start).Milliseconds()
 	if err != nil {
@@ -250,8 +251,16 @@ type relay struct {
 	// the connection reads them; forwarded those passed on. The answer
 	// waits until both agree, so that no progress arrives after it.
 	received, forwarded int
+	lastForward         time.Time
 	changed             chan struct{}
 }
+
+// progressGap is how long after the last progress notification the
+// answer to the same request is held back. Clients built on the
+// TypeScript SDK handle a progress notification a moment after they read
+// it, and drop it when the answer came in the same read; a short gap keeps
+// the last notification from being lost.
+const progressGap = 5 * time.Millisecond
 
 // seen counts a notification the backend's connection has read.
 func (r *relay) seen() {
@@ -276,6 +285,19 @@ func (r *relay) settle(limit time.Duration) {
 		case <-r.changed:
 		case <-deadline.C:
 			return
+		}
+	}
+}
+
+// gap holds the answer until progressGap has passed since the last
+// notification forwarded.
+func (r *relay) gap() {
+	r.mu.Lock()
+	last := r.lastForward
+	r.mu.Unlock()
+	if !last.IsZero() {
+		if wait := progressGap - time.Since(last); wait > 0 {
+			time.Sleep(wait)
 		}
 	}
 }
@@ -308,6 +330,7 @@ func (r *relay) forward(p *mcp.ProgressNotificationParams) {
 	_ = r.ss.NotifyProgress(r.ctx, out)
 	r.mu.Lock()
 	r.forwarded++
+	r.lastForward = time.Now()
 	r.mu.Unlock()
 	select {
 	case r.changed <- struct{}{}:
