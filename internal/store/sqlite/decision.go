@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,20 +30,16 @@ type DecisionStore struct {
 	stmts map[string]*sql.Stmt // the write path, prepared on the writer
 	reads map[string]*sql.Stmt // the read path, prepared on the read pool
 
-	mu      sync.Mutex
-	queue   []*decOp
-	leading bool
+	batch batcher[*decOp]
 }
 
 var _ decision.Store = (*DecisionStore)(nil)
 
 // decOp is one queued write.
 type decOp struct {
-	ctx  context.Context
-	fn   func(tx wtx) error
-	err  error
-	done chan struct{}
-	lead chan struct{}
+	ctx context.Context
+	fn  func(tx wtx) error
+	err error
 }
 
 // The statements of the write path.
@@ -140,32 +135,8 @@ func (s *DecisionStore) update(ctx context.Context, fn func(wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &decOp{ctx: ctx, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
-	s.mu.Lock()
-	s.queue = append(s.queue, op)
-	if s.leading {
-		s.mu.Unlock()
-		select {
-		case <-op.done:
-			return op.err
-		case <-op.lead:
-		}
-		s.mu.Lock()
-	}
-	s.leading = true
-	batch := s.queue
-	s.queue = nil
-	s.mu.Unlock()
-
-	s.commit(batch)
-
-	s.mu.Lock()
-	if len(s.queue) > 0 {
-		close(s.queue[0].lead)
-	} else {
-		s.leading = false
-	}
-	s.mu.Unlock()
+	op := &decOp{ctx: ctx, fn: fn}
+	s.batch.do(op, s.commit)
 	return op.err
 }
 
@@ -197,7 +168,6 @@ func (s *DecisionStore) commit(batch []*decOp) {
 		if err != nil && op.err == nil {
 			op.err = err
 		}
-		close(op.done)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wardenhq/warden/internal/gateway"
@@ -24,19 +23,15 @@ type GatewayStore struct {
 	db     *DB
 	ledger *ledger.Ledger
 
-	mu      sync.Mutex
-	queue   []*gwOp
-	leading bool
+	batch batcher[*gwOp]
 }
 
 // gwOp is one queued Update.
 type gwOp struct {
-	ctx  context.Context
-	fn   func(gateway.Tx) error
-	err  error
-	done chan struct{} // closed when the operation is durable or failed
-	lead chan struct{} // closed when this operation's caller must lead
-	tx   *gwTx
+	ctx context.Context
+	fn  func(gateway.Tx) error
+	err error
+	tx  *gwTx
 }
 
 var _ gateway.Store = (*GatewayStore)(nil)
@@ -63,37 +58,10 @@ const (
 	qAddVote     = `INSERT INTO votes (approval_id, approver, comment, at) VALUES (?, ?, ?, ?)`
 )
 
-// Update implements gateway.Store. The caller that finds no commit in
-// flight leads: it runs every queued operation in one transaction, then
-// hands the lead to the first operation queued meanwhile, so that no
-// caller waits longer than its own batch.
+// Update implements gateway.Store: fn runs in a group commit (batcher).
 func (s *GatewayStore) Update(ctx context.Context, fn func(gateway.Tx) error) error {
-	op := &gwOp{ctx: ctx, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
-	s.mu.Lock()
-	s.queue = append(s.queue, op)
-	if s.leading {
-		s.mu.Unlock()
-		select {
-		case <-op.done:
-			return op.err
-		case <-op.lead:
-		}
-		s.mu.Lock()
-	}
-	s.leading = true
-	batch := s.queue
-	s.queue = nil
-	s.mu.Unlock()
-
-	s.commit(batch)
-
-	s.mu.Lock()
-	if len(s.queue) > 0 {
-		close(s.queue[0].lead)
-	} else {
-		s.leading = false
-	}
-	s.mu.Unlock()
+	op := &gwOp{ctx: ctx, fn: fn}
+	s.batch.do(op, s.commit)
 	return op.err
 }
 
@@ -153,7 +121,6 @@ func (s *GatewayStore) commit(batch []*gwOp) {
 		if err != nil && op.err == nil {
 			op.err = err
 		}
-		close(op.done)
 	}
 	if err == nil && ended && s.ledger.Signer() != nil {
 		s.ledger.Checkpoint(context.WithoutCancel(batch[0].ctx))
